@@ -1,0 +1,130 @@
+// swift-tools-version:6.1
+// SPDX-License-Identifier: Apache-2.0
+// The ccagent package: the in-guest attestation agent, its reference broker, and their modules.
+
+import PackageDescription
+
+/// Strict settings shared by every Swift target.
+let strict: [SwiftSetting] = [
+    .unsafeFlags(["-warnings-as-errors"])
+]
+
+let package = Package(
+    name: "ccagent",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ccagent", targets: ["ccagent"]),
+        .executable(name: "ccbroker", targets: ["ccbroker"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+    ],
+    targets: [
+        // MARK: C libraries, each imported by exactly one Swift module.
+        .systemLibrary(
+            name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(
+            name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(
+            name: "CCryptsetup", path: "Sources/CCryptsetup", pkgConfig: "libcryptsetup",
+            providers: [.apt(["libcryptsetup-dev"])]),
+        .systemLibrary(
+            name: "CSystemd", path: "Sources/CSystemd", pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]),
+        .target(name: "CTEEGuest", path: "Sources/CTEEGuest"),
+
+        // MARK: Foundation modules (no dependencies on each other unless listed).
+        .target(name: "SecureMemory", swiftSettings: strict),
+        .target(name: "TEEEvidence", swiftSettings: strict),
+        .target(name: "Cryptography", dependencies: ["COpenSSL", "SecureMemory"], swiftSettings: strict),
+        .target(
+            name: "EvidenceVerification", dependencies: ["TEEEvidence", "Cryptography"], swiftSettings: strict),
+        .target(
+            name: "TEEDevice",
+            dependencies: ["CTEEGuest", "TEEEvidence", "Cryptography", "SecureMemory"],
+            swiftSettings: strict),
+        .target(
+            name: "KBSProtocol", dependencies: ["Cryptography", "SecureMemory", "TEEEvidence"], swiftSettings: strict),
+        .target(
+            name: "KBSClient",
+            dependencies: [
+                "CCurl", "KBSProtocol", "Cryptography", "SecureMemory", "TEEEvidence", "TEEDevice",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .target(name: "Cryptsetup", dependencies: ["CCryptsetup", "SecureMemory"], swiftSettings: strict),
+        .target(
+            name: "LUKSBinding", dependencies: ["Cryptsetup", "Cryptography", "SecureMemory"], swiftSettings: strict),
+        .target(
+            name: "SystemdSupport",
+            dependencies: [
+                "CSystemd",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
+        .target(
+            name: "AgentCore",
+            dependencies: [
+                "TEEEvidence", "EvidenceVerification", "TEEDevice", "KBSClient", "KBSProtocol", "LUKSBinding",
+                "Cryptsetup", "SystemdSupport", "SecureMemory", "Cryptography",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "ccagent",
+            dependencies: [
+                "AgentCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+
+        // MARK: The reference broker (never linked into ccagent).
+        .target(
+            name: "Broker",
+            dependencies: [
+                "KBSProtocol", "EvidenceVerification", "TEEEvidence", "Cryptography", "SecureMemory",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "ccbroker",
+            dependencies: [
+                "Broker",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
+
+        // MARK: Tests.
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        .testTarget(name: "SecureMemoryTests", dependencies: ["SecureMemory"], swiftSettings: strict),
+        .testTarget(name: "TEEEvidenceTests", dependencies: ["TEEEvidence", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "CryptographyTests", dependencies: ["Cryptography", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "EvidenceVerificationTests",
+            dependencies: ["EvidenceVerification", "TEEEvidence", "Cryptography", "TestSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "TEEDeviceTests", dependencies: ["TEEDevice", "CTEEGuest", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "KBSTests", dependencies: ["KBSProtocol", "KBSClient", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "CryptsetupTests", dependencies: ["Cryptsetup", "LUKSBinding", "TestSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "SystemdSupportTests", dependencies: ["SystemdSupport", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "BrokerTests", dependencies: ["Broker", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "AgentCoreTests", dependencies: ["AgentCore", "TestSupport"], swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: Apache-2.0
+// The ccagent command line: parsing, dispatch and exit codes only.
+
+import ArgumentParser
+
+@main
+struct CCAgent: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ccagent",
+        abstract: "In-guest attestation agent for confidential VMs (AMD SEV-SNP, Intel TDX).",
+        version: "0.1.0",
+        subcommands: []
+    )
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Installs the Debian packages that building, testing and the demo need. Idempotent: installs only
+# what is missing, so a second run costs a dpkg query.
+set -euo pipefail
+
+packages=(
+    # build: the C libraries behind our system-library targets
+    pkg-config libssl-dev libsystemd-dev libcryptsetup-dev libcurl4-openssl-dev
+    # tests and demo: real LUKS2 images, a real journald, openssl for test CAs, lint
+    cryptsetup-bin systemd openssl shellcheck curl ca-certificates
+)
+if [[ "${CCAGENT_SETUP_E2E:-0}" == 1 ]]; then
+    # the QEMU boot proof: kernel, initramfs builders, emulator
+    packages+=(qemu-system-x86 dracut-core initramfs-tools-core busybox cpio kmod e2fsprogs)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+    exit 0
+fi
+echo "setup: installing ${missing[*]}" >&2
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then SUDO=(sudo); fi
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update -qq
+"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

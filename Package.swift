@@ -80,7 +80,8 @@ let package = Package(
         .executableTarget(
             name: "ccagent",
             dependencies: [
-                "AgentCore",
+                "AgentCore", "TEEEvidence", "EvidenceVerification", "TEEDevice", "KBSClient", "KBSProtocol",
+                "LUKSBinding", "SecureMemory",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

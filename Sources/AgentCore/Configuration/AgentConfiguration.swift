@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: Apache-2.0
+// The agent's defaults: /etc/ccagent/ccagent.conf, then the kernel command line, then CLI flags.
+
+/// How the agent trusts the broker's TLS certificate.
+public enum BrokerTrust: Sendable, Equatable {
+    /// The system CA bundle.
+    case systemCAs
+    /// A PEM CA file (e.g. `/etc/ccagent/broker-ca.pem`, installed into the initramfs).
+    case caFile(String)
+    /// The SHA-256 of the broker's SubjectPublicKeyInfo (hex, 64 characters).
+    case pinnedSPKISHA256([UInt8])
+}
+
+/// Which TEE interface produces evidence.
+public enum TEEChoice: String, Sendable, CaseIterable {
+    case auto, snp, tdx
+    case simSNP = "sim-snp"
+    case simTDX = "sim-tdx"
+    case sample
+}
+
+/// Every default the agent reads before a command's own flags apply.
+///
+/// Precedence, lowest first: built-in defaults, the config file, the kernel command line, CLI flags.
+/// The file and the command line are both covered by the launch measurement when they live in the
+/// initramfs, which is why the broker and its TLS trust may come from them and never from a disk.
+public struct AgentConfiguration: Sendable, Equatable {
+    /// Where the config file lives by default.
+    public static let defaultPath = "/etc/ccagent/ccagent.conf"
+    /// The default simulator state directory.
+    public static let defaultSimulatorDirectory = "/var/lib/ccagent/simulator"
+
+    public var brokerURL: String?
+    public var brokerTrust: BrokerTrust = .systemCAs
+    public var tee: TEEChoice = .auto
+    /// Seconds the boot unlock may take before it gives up and the passphrase prompt takes over.
+    public var deadlineSeconds: Double = 90
+    public var allowInsecureHTTP = false
+    public var simulatorDirectory = AgentConfiguration.defaultSimulatorDirectory
+    /// `ccagent.disable` on the kernel command line: the boot unlock does nothing and says so.
+    public var disabled = false
+    /// Problems found while reading; each names the file or source, the line and what was ignored.
+    public var warnings: [String] = []
+
+    public init() {}
+}
+
+extension AgentConfiguration {
+    /// Reads the config file at `path` (absent is fine) and applies `kernelCommandLine` on top.
+    ///
+    /// Never throws: a boot must not hang on a typo. Each problem becomes a warning that names the
+    /// source and line, and the setting keeps its previous value.
+    public static func load(
+        path: String = AgentConfiguration.defaultPath,
+        kernelCommandLine: String? = nil,
+        readFile: (String) -> String? = AgentConfiguration.readTextFile
+    ) -> AgentConfiguration {
+        var configuration = AgentConfiguration()
+        if let text = readFile(path) {
+            configuration.apply(configFile: text, source: path)
+        }
+        if let cmdline = kernelCommandLine ?? readFile("/proc/cmdline") {
+            configuration.apply(kernelCommandLine: cmdline)
+        }
+        return configuration
+    }
+
+    /// Applies `key = value` lines (`#` comments, blank lines ignored).
+    public mutating func apply(configFile text: String, source: String) {
+        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = rawLine.trimmingWhitespace()
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            guard let equals = line.firstIndex(of: "=") else {
+                warnings.append("\(source):\(index + 1): expected 'key = value', ignoring the line")
+                continue
+            }
+            let key = line[..<equals].trimmingWhitespace()
+            let value = line[line.index(after: equals)...].trimmingWhitespace().unquoted()
+            set(key: key, value: value, origin: "\(source):\(index + 1)")
+        }
+    }
+
+    /// Applies `ccagent.*` parameters from a kernel command line; other parameters are ignored.
+    public mutating func apply(kernelCommandLine: String) {
+        for word in kernelCommandLine.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }) {
+            guard word.hasPrefix("ccagent.") else { continue }
+            let parameter = word.dropFirst("ccagent.".count)
+            if parameter == "disable" {
+                disabled = true
+                continue
+            }
+            guard let equals = parameter.firstIndex(of: "=") else {
+                warnings.append("kernel command line: 'ccagent.\(parameter)' needs a value, ignoring it")
+                continue
+            }
+            let key = String(parameter[..<equals])
+            let value = String(parameter[parameter.index(after: equals)...])
+            let mapped = key == "timeout" ? "deadline" : key
+            set(key: mapped, value: value, origin: "kernel command line 'ccagent.\(key)'")
+        }
+    }
+
+    private mutating func set(key: String, value: String, origin: String) {
+        switch key {
+        case "broker":
+            guard value.hasPrefix("https://") || value.hasPrefix("http://") else {
+                warnings.append("\(origin): broker '\(value)' is not an http(s) URL, ignoring it")
+                return
+            }
+            brokerURL = value
+        case "ca":
+            brokerTrust = .caFile(value)
+        case "pin":
+            guard let pin = Hex.decode(value), pin.count == 32 else {
+                warnings.append("\(origin): pin must be 64 hex digits (SHA-256 of the broker's SPKI), ignoring it")
+                return
+            }
+            brokerTrust = .pinnedSPKISHA256(pin)
+        case "tee":
+            guard let choice = TEEChoice(rawValue: value) else {
+                let names = TEEChoice.allCases.map(\.rawValue).joined(separator: "|")
+                warnings.append("\(origin): tee '\(value)' is not one of \(names), ignoring it")
+                return
+            }
+            tee = choice
+        case "deadline":
+            guard let seconds = Double(value), seconds > 0, seconds <= 3600 else {
+                warnings.append("\(origin): deadline '\(value)' must be seconds in (0, 3600], ignoring it")
+                return
+            }
+            deadlineSeconds = seconds
+        case "allow-insecure-http":
+            guard let flag = Bool(value) else {
+                warnings.append("\(origin): allow-insecure-http must be true or false, ignoring it")
+                return
+            }
+            allowInsecureHTTP = flag
+        case "simulator-dir":
+            simulatorDirectory = value
+        case "disable":
+            disabled = value == "true" || value == "1"
+        default:
+            warnings.append("\(origin): unknown setting '\(key)', ignoring it")
+        }
+    }
+
+    /// Reads a whole text file, or nil when it does not exist or cannot be read.
+    public static func readTextFile(_ path: String) -> String? {
+        guard let bytes = try? FileIO.read(path: path, limit: 1 << 20) else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+extension StringProtocol {
+    fileprivate func trimmingWhitespace() -> String {
+        var slice = Substring(self)
+        while let first = slice.first, first.isWhitespace { slice.removeFirst() }
+        while let last = slice.last, last.isWhitespace { slice.removeLast() }
+        return String(slice)
+    }
+
+    fileprivate func unquoted() -> String {
+        if count >= 2, let first, let last, first == last, first == "\"" || first == "'" {
+            return String(dropFirst().dropLast())
+        }
+        return String(self)
+    }
+}

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: Apache-2.0
+// Small, careful file I/O for the flows: bounded reads and atomic 0600 writes.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A file operation that failed, with the path and errno kept as data.
+public struct FileIOError: Error, CustomStringConvertible, Equatable {
+    public var operation: String
+    public var path: String
+    public var errno: Int32
+
+    public var description: String {
+        "failed to \(operation) '\(path)': \(String(cString: strerror(errno)))"
+    }
+}
+
+/// Bounded reads and atomic writes. Every flow that touches a file goes through here.
+public enum FileIO {
+    /// Reads at most `limit` bytes; a larger file is an error (hostile or wrong input).
+    public static func read(path: String, limit: Int) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileIOError(operation: "open", path: path, errno: errno) }
+        defer { close(fd) }
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileIOError(operation: "read", path: path, errno: errno)
+            }
+            if n == 0 { break }
+            guard result.count + n <= limit else { throw FileIOError(operation: "read", path: path, errno: EFBIG) }
+            result.append(contentsOf: chunk[0..<n])
+        }
+        return result
+    }
+
+    /// Writes `bytes` to `path` atomically: a 0600 temporary file in the same directory, fsync, rename.
+    /// A reader sees the old content or the new one, never a mix.
+    public static func writeAtomically(path: String, mode: mode_t = 0o600, _ bytes: UnsafeRawBufferPointer) throws {
+        let temporary = path + ".tmp.\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
+        guard fd >= 0 else { throw FileIOError(operation: "create", path: temporary, errno: errno) }
+        var failure: FileIOError?
+        var offset = 0
+        while offset < bytes.count {
+            let n = write(fd, bytes.baseAddress.map { $0 + offset }, bytes.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                failure = FileIOError(operation: "write", path: temporary, errno: errno)
+                break
+            }
+            offset += n
+        }
+        if failure == nil, fchmod(fd, mode) != 0 {
+            failure = FileIOError(operation: "chmod", path: temporary, errno: errno)
+        }
+        if failure == nil, fsync(fd) != 0 { failure = FileIOError(operation: "fsync", path: temporary, errno: errno) }
+        close(fd)
+        if failure == nil, rename(temporary, path) != 0 {
+            failure = FileIOError(operation: "rename into", path: path, errno: errno)
+        }
+        if let failure {
+            unlink(temporary)
+            throw failure
+        }
+    }
+
+    /// Convenience for non-secret bytes.
+    public static func writeAtomically(path: String, mode: mode_t = 0o600, bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try writeAtomically(path: path, mode: mode, $0) }
+    }
+
+    /// Creates a directory (and parents) with `mode` if it does not exist.
+    public static func makeDirectory(_ path: String, mode: mode_t = 0o700) throws {
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            prefix += "/" + component
+            if mkdir(prefix, mode) != 0 && errno != EEXIST {
+                throw FileIOError(operation: "create directory", path: prefix, errno: errno)
+            }
+        }
+    }
+}

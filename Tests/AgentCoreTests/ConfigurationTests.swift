@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: Apache-2.0
+// Tests for the config file and kernel command-line overrides.
+
+import AgentCore
+import Testing
+
+@Suite("Agent configuration")
+struct ConfigurationTests {
+    @Test("reads every documented setting from the config file")
+    func readsFile() {
+        let text = """
+            # defaults for the boot unlock
+            broker = https://kbs.example:8080
+            ca = "/etc/ccagent/broker-ca.pem"
+            tee = sim-snp
+            deadline = 45
+            allow-insecure-http = false
+            simulator-dir = /tmp/sim
+            """
+        let configuration = AgentConfiguration.load(path: "/etc/x.conf", kernelCommandLine: "") { path in
+            path == "/etc/x.conf" ? text : nil
+        }
+        #expect(configuration.brokerURL == "https://kbs.example:8080")
+        #expect(configuration.brokerTrust == .caFile("/etc/ccagent/broker-ca.pem"))
+        #expect(configuration.tee == .simSNP)
+        #expect(configuration.deadlineSeconds == 45)
+        #expect(configuration.simulatorDirectory == "/tmp/sim")
+        #expect(configuration.warnings.isEmpty)
+    }
+
+    @Test("kernel command line overrides the file; other parameters are ignored")
+    func kernelCommandLineOverrides() {
+        let configuration = AgentConfiguration.load(
+            path: "/c", kernelCommandLine: "root=/dev/vda1 quiet ccagent.timeout=12 ccagent.tee=tdx ccagent.disable"
+        ) { _ in "deadline = 90\ntee = snp\n" }
+        #expect(configuration.deadlineSeconds == 12)
+        #expect(configuration.tee == .tdx)
+        #expect(configuration.disabled)
+    }
+
+    @Test("a bad value is named with its line, ignored, and the default kept")
+    func badValuesFallBack() {
+        let configuration = AgentConfiguration.load(path: "/c", kernelCommandLine: "ccagent.timeout=soon") { _ in
+            "deadline = -3\ntee = sgx\nbroker = ftp://x\nnonsense line\ncolour = blue\npin = abc\n"
+        }
+        #expect(configuration.deadlineSeconds == 90)
+        #expect(configuration.tee == .auto)
+        #expect(configuration.brokerURL == nil)
+        #expect(configuration.brokerTrust == .systemCAs)
+        #expect(configuration.warnings.count == 7)
+        #expect(configuration.warnings[0].hasPrefix("/c:1: deadline '-3'"))
+        #expect(configuration.warnings.contains { $0.contains("unknown setting 'colour'") })
+        #expect(configuration.warnings.contains { $0.contains("kernel command line 'ccagent.timeout'") })
+    }
+
+    @Test("a missing file means built-in defaults without warnings")
+    func missingFile() {
+        let configuration = AgentConfiguration.load(path: "/nonexistent", kernelCommandLine: "") { _ in nil }
+        #expect(configuration == AgentConfiguration())
+    }
+
+    @Test("a pin is 32 bytes of hex")
+    func pin() {
+        let pin = String(repeating: "ab", count: 32)
+        let configuration = AgentConfiguration.load(path: "/c", kernelCommandLine: "") { _ in "pin = \(pin)" }
+        #expect(configuration.brokerTrust == .pinnedSPKISHA256([UInt8](repeating: 0xAB, count: 32)))
+    }
+}

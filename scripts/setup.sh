@@ -15,6 +15,11 @@ if [[ "${CCAGENT_SETUP_E2E:-0}" == 1 ]]; then
     packages+=(qemu-system-x86 dracut-core initramfs-tools-core busybox cpio kmod e2fsprogs)
 fi
 
+# Python modules the test servers and validators use (stub KBS, JSON schema checks).
+for module in cryptography jsonschema; do
+    python3 -c "import $module" 2>/dev/null || python3 -m pip install --quiet "$module"
+done
+
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

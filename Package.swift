@@ -116,7 +116,8 @@ let package = Package(
             dependencies: ["EvidenceVerification", "TEEEvidence", "Cryptography", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
-            name: "TEEDeviceTests", dependencies: ["TEEDevice", "CTEEGuest", "TestSupport"], swiftSettings: strict),
+            name: "TEEDeviceTests",
+            dependencies: ["TEEDevice", "CTEEGuest", "TEEEvidence", "EvidenceVerification", "Cryptography", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "KBSTests", dependencies: ["KBSProtocol", "KBSClient", "TestSupport"], swiftSettings: strict),
         .testTarget(

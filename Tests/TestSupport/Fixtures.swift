@@ -62,5 +62,6 @@ public enum Fixtures {
 /// An error in the test support itself.
 public struct FixtureError: Error, CustomStringConvertible {
     public var message: String
+    public init(message: String) { self.message = message }
     public var description: String { message }
 }

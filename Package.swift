@@ -117,7 +117,9 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "TEEDeviceTests",
-            dependencies: ["TEEDevice", "CTEEGuest", "TEEEvidence", "EvidenceVerification", "Cryptography", "TestSupport"], swiftSettings: strict),
+            dependencies: [
+                "TEEDevice", "CTEEGuest", "TEEEvidence", "EvidenceVerification", "Cryptography", "TestSupport",
+            ], swiftSettings: strict),
         .testTarget(
             name: "KBSTests", dependencies: ["KBSProtocol", "KBSClient", "TestSupport"], swiftSettings: strict),
         .testTarget(

@@ -121,7 +121,9 @@ let package = Package(
                 "TEEDevice", "CTEEGuest", "TEEEvidence", "EvidenceVerification", "Cryptography", "TestSupport",
             ], swiftSettings: strict),
         .testTarget(
-            name: "KBSTests", dependencies: ["KBSProtocol", "KBSClient", "TestSupport"], swiftSettings: strict),
+            name: "KBSTests",
+            dependencies: ["KBSProtocol", "KBSClient", "Cryptography", "SecureMemory", "TEEEvidence", "TestSupport"],
+            swiftSettings: strict),
         .testTarget(
             name: "CryptsetupTests", dependencies: ["Cryptsetup", "LUKSBinding", "TestSupport"],
             swiftSettings: strict),

@@ -100,8 +100,9 @@ let package = Package(
         .executableTarget(
             name: "ccbroker",
             dependencies: [
-                "Broker",
+                "Broker", "Cryptography", "KBSProtocol", "SecureMemory",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
 

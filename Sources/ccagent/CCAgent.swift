@@ -9,6 +9,8 @@ struct CCAgent: AsyncParsableCommand {
         commandName: "ccagent",
         abstract: "In-guest attestation agent for confidential VMs (AMD SEV-SNP, Intel TDX).",
         version: "0.1.0",
-        subcommands: []
+        subcommands: [
+            FetchCommand.self, SimulatorCommand.self,
+        ]
     )
 }

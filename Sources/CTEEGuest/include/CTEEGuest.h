@@ -2,9 +2,6 @@
 // Umbrella header for the guest TEE kernel ABI shim (SEV-SNP /dev/sev-guest, TDX /dev/tdx_guest).
 #ifndef CTEEGUEST_H
 #define CTEEGUEST_H
-#include <stdint.h>
-
-/// Returns the shim's ABI revision (placeholder until the ioctl wrappers land).
-int cca_abi_revision(void);
-
+#include "sev_guest_abi.h"
+#include "tdx_guest_abi.h"
 #endif

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: Apache-2.0
+// Adapts a GuestDevice (kernel or simulator) to the broker client's Attester.
+
+import KBSClient
+import KBSProtocol
+import TEEDevice
+import TEEEvidence
+
+/// Evidence for the broker from an SNP or TDX device.
+public struct DeviceAttester: Attester {
+    public let device: any GuestDevice
+
+    public init(device: any GuestDevice) { self.device = device }
+
+    public var teeName: String { device.kind.protocolName }
+    public var isSimulated: Bool { device.kind.isSimulated }
+
+    public func evidence(digest: [UInt8]) throws -> JSONValue {
+        let evidence = try device.evidence(reportData: digest, vmpl: 0)
+        switch device.kind {
+        case .snp, .simSNP:
+            let report = try SNPReport(parsing: evidence.bytes)
+            return EvidenceJSON.snp(report: report, certificates: evidence.certificateTable)
+        case .tdx, .simTDX:
+            return EvidenceJSON.tdx(quote: evidence.bytes, eventLog: evidence.eventLog)
+        }
+    }
+}
+
+/// Opens the device a `--tee` choice names. `auto` never picks a simulator.
+public enum DeviceSelection {
+    public static func attester(for choice: TEEChoice, simulatorDirectory: String) throws -> any Attester {
+        switch choice {
+        case .sample:
+            return SampleAttester()
+        default:
+            return DeviceAttester(device: try device(for: choice, simulatorDirectory: simulatorDirectory))
+        }
+    }
+
+    public static func device(for choice: TEEChoice, simulatorDirectory: String) throws -> any GuestDevice {
+        switch choice {
+        case .simSNP:
+            return SimulatedSNPDevice(state: try SimulatorState.load(directory: simulatorDirectory))
+        case .simTDX:
+            throw DeviceError(.unavailable, "the TDX simulator is not available in this build; use sim-snp")
+        case .auto, .snp, .tdx:
+            return try Platform.openDevice(preferring: choice == .auto ? nil : (choice == .snp ? .snp : .tdx))
+        case .sample:
+            throw DeviceError(.unavailable, "the 'sample' TEE has no device; it only exists for the broker exchange")
+        }
+    }
+}

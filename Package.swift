@@ -41,6 +41,7 @@ let package = Package(
         // MARK: Foundation modules (no dependencies on each other unless listed).
         .target(name: "SecureMemory", swiftSettings: strict),
         .target(name: "TEEEvidence", swiftSettings: strict),
+        .target(name: "CanonicalJSON", swiftSettings: strict),
         .target(name: "Cryptography", dependencies: ["COpenSSL", "SecureMemory"], swiftSettings: strict),
         .target(
             name: "EvidenceVerification", dependencies: ["TEEEvidence", "Cryptography"], swiftSettings: strict),
@@ -49,7 +50,8 @@ let package = Package(
             dependencies: ["CTEEGuest", "TEEEvidence", "Cryptography", "SecureMemory"],
             swiftSettings: strict),
         .target(
-            name: "KBSProtocol", dependencies: ["Cryptography", "SecureMemory", "TEEEvidence"], swiftSettings: strict),
+            name: "KBSProtocol", dependencies: ["CanonicalJSON", "Cryptography", "SecureMemory", "TEEEvidence"],
+            swiftSettings: strict),
         .target(
             name: "KBSClient",
             dependencies: [
@@ -59,7 +61,8 @@ let package = Package(
             swiftSettings: strict),
         .target(name: "Cryptsetup", dependencies: ["CCryptsetup", "SecureMemory"], swiftSettings: strict),
         .target(
-            name: "LUKSBinding", dependencies: ["Cryptsetup", "Cryptography", "SecureMemory"], swiftSettings: strict),
+            name: "LUKSBinding", dependencies: ["CanonicalJSON", "Cryptsetup", "Cryptography", "SecureMemory"],
+            swiftSettings: strict),
         .target(
             name: "SystemdSupport",
             dependencies: [
@@ -81,7 +84,7 @@ let package = Package(
             name: "ccagent",
             dependencies: [
                 "AgentCore", "TEEEvidence", "EvidenceVerification", "TEEDevice", "KBSClient", "KBSProtocol",
-                "LUKSBinding", "SecureMemory",
+                "LUKSBinding", "SecureMemory", "Cryptography",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

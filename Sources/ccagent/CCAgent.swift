@@ -10,7 +10,8 @@ struct CCAgent: AsyncParsableCommand {
         abstract: "In-guest attestation agent for confidential VMs (AMD SEV-SNP, Intel TDX).",
         version: "0.1.0",
         subcommands: [
-            FetchCommand.self, SimulatorCommand.self,
+            EnrollCommand.self, UnlockCommand.self, UnenrollCommand.self, VolumesCommand.self, FetchCommand.self,
+            SimulatorCommand.self,
         ]
     )
 }

@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: Apache-2.0
+// Where a volume's key factors come from: the broker (one attested session for all volumes) and SNP.
+
+import KBSClient
+import KBSProtocol
+import LUKSBinding
+import SecureMemory
+import TEEDevice
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Supplies the factors a binding needs.
+public protocol VolumeFactorSource: AnyObject {
+    /// The broker secret for `resource` from `broker` (the configured broker; never one read from disk).
+    func brokerSecret(broker: String, resource: ResourcePath) throws -> SecretBytes
+    /// An SNP derived key with these MSG_KEY_REQ parameters.
+    func snpKey(_ parameters: SNPKeyParameters) throws -> SecretBytes
+}
+
+/// The real factors: a KBS client that attests once, and the guest device (or simulator).
+public final class AttestedFactors: VolumeFactorSource {
+    let clientConfiguration: KBSClientConfiguration
+    let attester: (any Attester)?
+    let device: (any GuestDevice)?
+    private var client: KBSClient?
+
+    /// Times this source attested (one session serves every volume).
+    public var attestationCount: Int { client?.attestationCount ?? 0 }
+
+    public init(clientConfiguration: KBSClientConfiguration, attester: (any Attester)?, device: (any GuestDevice)?) {
+        self.clientConfiguration = clientConfiguration
+        self.attester = attester
+        self.device = device
+    }
+
+    public func brokerSecret(broker: String, resource: ResourcePath) throws -> SecretBytes {
+        guard let attester else {
+            throw DeviceError(
+                .unavailable, "no TEE to attest with; pass --tee (sim-snp/sim-tdx on machines without a TEE)")
+        }
+        if client == nil {
+            var configuration = clientConfiguration
+            configuration.brokerURL = broker
+            client = try KBSClient(configuration: configuration, attester: attester)
+        }
+        guard let client else { throw KBSError(.invalidRequest, "no broker client") }
+        return try client.fetch(resource)
+    }
+
+    public func snpKey(_ parameters: SNPKeyParameters) throws -> SecretBytes {
+        guard let device, device.kind == .snp || device.kind == .simSNP else {
+            throw DeviceError(
+                .unavailable,
+                "this volume is bound to an SNP derived key, but no SNP device is in use (--tee snp or sim-snp)")
+        }
+        var fields: GuestFieldSelect = []
+        for name in parameters.fields {
+            guard let field = GuestFieldSelect.names.first(where: { $0.0 == name })?.1 else {
+                throw DeviceError(.invalidRequest, "unknown SNP field '\(name)' in the token")
+            }
+            fields.insert(field)
+        }
+        return try device.derivedKey(
+            DerivedKeyRequest(
+                rootKey: parameters.rootKey == "vmrk" ? .vmrk : .vcek, fields: fields, vmpl: parameters.vmpl,
+                guestSVN: parameters.guestSVN, tcbVersion: parameters.tcbVersion))
+    }
+}
+
+/// Test and crash-safety hook: `CCAGENT_FAULT_INJECT=<point>` makes the process exit abruptly (as a
+/// kill would) right after that step, so tests can prove every intermediate state is recoverable.
+enum FaultInjection {
+    static func point(_ name: String) {
+        if let value = getenv("CCAGENT_FAULT_INJECT"), String(cString: value) == name {
+            _exit(86)
+        }
+    }
+}

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: Apache-2.0
+// Which LUKS2 devices carry a ccagent token, how they are bound, and whether their header passes.
+
+import Cryptsetup
+import LUKSBinding
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One enrolled (or broken) volume as `volumes` and `status` show it.
+public struct VolumeEntry: Codable, Sendable, Equatable {
+    public var device: String
+    public var uuid: String
+    /// The mapping name: from /etc/crypttab, else `luks-<UUID>`.
+    public var name: String
+    public var binding: String?
+    public var keyslot: Int32?
+    public var broker: String?
+    public var resource: String?
+    /// `ok`, or the first problem found.
+    public var headerCheck: String
+    public var active: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case device, uuid, name, binding, keyslot, broker, resource, active
+        case headerCheck = "header_check"
+    }
+}
+
+public enum VolumeInventory {
+    /// Describes `paths`, or every block device with a ccagent token when `paths` is empty.
+    public static func scan(_ paths: [String] = [], crypttab: String = "/etc/crypttab") -> [VolumeEntry] {
+        let names = crypttabNames(AgentConfiguration.readTextFile(crypttab) ?? "")
+        let candidates = paths.isEmpty ? blockDevices() : paths
+        return candidates.compactMap { path in
+            guard let device = try? CryptDevice(path: path) else { return nil }
+            let hasToken = device.tokens.contains { $0.json.contains("\"ccagent\"") }
+            guard hasToken || !paths.isEmpty else { return nil }
+            let uuid = device.uuid
+            let name = names[uuid.lowercased()] ?? names[path] ?? "luks-\(uuid)"
+            var entry = VolumeEntry(
+                device: path, uuid: uuid, name: name, binding: nil, keyslot: nil, broker: nil, resource: nil,
+                headerCheck: "no ccagent token", active: CryptDevice.isActive(name: name))
+            do {
+                let token = try VolumeUnlock.token(of: device)
+                entry.binding = token.binding.rawValue
+                entry.keyslot = token.keyslot
+                entry.broker = token.broker
+                entry.resource = token.resource
+                let header = try LUKSHeader(json: device.headerJSON(), uuid: uuid)
+                let problems = HeaderPolicy.check(header, keyslot: token.keyslot)
+                entry.headerCheck =
+                    problems.first
+                    ?? (device.isKeyslotActive(token.keyslot) ? "ok (MAC verified at unlock)" : "keyslot missing")
+            } catch {
+                entry.headerCheck = "\(error)"
+            }
+            return entry
+        }
+    }
+
+    /// UUID or device → name, from crypttab lines `name device [keyfile [options]]`.
+    static func crypttabNames(_ text: String) -> [String: String] {
+        var names: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            guard words.count >= 2, !words[0].hasPrefix("#") else { continue }
+            let source = words[1]
+            if source.hasPrefix("UUID=") {
+                names[String(source.dropFirst(5)).lowercased()] = words[0]
+            } else if source.hasPrefix("/dev/disk/by-uuid/") {
+                names[String(source.dropFirst("/dev/disk/by-uuid/".count)).lowercased()] = words[0]
+            } else {
+                names[source] = words[0]
+            }
+        }
+        return names
+    }
+
+    /// Whole disks and partitions from /sys/class/block.
+    static func blockDevices() -> [String] {
+        guard let directory = opendir("/sys/class/block") else { return [] }
+        defer { closedir(directory) }
+        var devices: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard !name.hasPrefix("."), !name.hasPrefix("loop"), !name.hasPrefix("ram"), !name.hasPrefix("dm-") else {
+                continue
+            }
+            devices.append("/dev/" + name)
+        }
+        return devices.sorted()
+    }
+}

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: Apache-2.0
+// The LUKS2 header is hostile input: an allowlist of what we accept before any key is used.
+
+import CanonicalJSON
+
+/// A LUKS2 header's metadata (from `crypt_dump_json`) and its UUID.
+public struct LUKSHeader: Sendable {
+    public let json: JSONValue
+    public let uuid: String
+
+    public init(json text: String, uuid: String) throws(BindingError) {
+        guard let value = try? JSONValue.parse(text), case .object = value else {
+            throw BindingError(.headerRejected, "the LUKS2 header metadata is not valid JSON")
+        }
+        json = value
+        self.uuid = uuid
+    }
+
+    public func keyslot(_ slot: Int32) -> JSONValue? { json["keyslots"]?[String(slot)] }
+
+    /// Digests that authenticate `slot`'s volume key.
+    public func digests(for slot: Int32) -> [(String, JSONValue)] {
+        guard case .object(let digests)? = json["digests"] else { return [] }
+        return digests.filter { $0.1["keyslots"]?.arrayValue?.contains(.string(String(slot))) == true }
+    }
+}
+
+/// What the agent accepts in a header before it uses a key on it.
+public enum HeaderPolicy {
+    /// Segment and keyslot-area ciphers. Never `cipher_null`, never ECB.
+    public static let allowedCiphers: Set<String> = [
+        "aes-xts-plain64", "aes-xts-plain", "serpent-xts-plain64", "twofish-xts-plain64", "aes-cbc-essiv:sha256",
+        "xchacha20,aes-adiantum-plain64",
+    ]
+    public static let allowedSectorSizes: Set<UInt64> = [512, 1024, 2048, 4096]
+    public static let allowedHashes: Set<String> = ["sha256", "sha512"]
+
+    /// Every problem found in the header around `slot` (empty when acceptable).
+    public static func check(_ header: LUKSHeader, keyslot slot: Int32) -> [String] {
+        var problems: [String] = []
+        func cipherProblem(_ value: JSONValue?, _ place: String) {
+            guard let cipher = value?.stringValue else {
+                problems.append("\(place) has no encryption")
+                return
+            }
+            if cipher.contains("null") || cipher.contains("ecb") || !allowedCiphers.contains(cipher) {
+                problems.append("\(place) uses '\(cipher)', which is not an allowed cipher")
+            }
+        }
+        guard case .object(let segments)? = header.json["segments"], !segments.isEmpty else {
+            return ["the header has no data segment"]
+        }
+        for (id, segment) in segments {
+            if segment["type"]?.stringValue != "crypt" {
+                problems.append("segment \(id) is of type '\(segment["type"]?.stringValue ?? "?")', not 'crypt'")
+            }
+            cipherProblem(segment["encryption"], "segment \(id)")
+            if let size = segment["sector_size"]?.uint64Value, !allowedSectorSizes.contains(size) {
+                problems.append("segment \(id) has sector size \(size)")
+            }
+            if segment["integrity"] != nil {
+                problems.append("segment \(id) uses dm-integrity, which this agent does not accept")
+            }
+        }
+        guard let keyslot = header.keyslot(slot) else {
+            return problems + ["keyslot \(slot) named by the token does not exist"]
+        }
+        if keyslot["type"]?.stringValue != "luks2" { problems.append("keyslot \(slot) is not a luks2 keyslot") }
+        if let size = keyslot["key_size"]?.uint64Value, size != 32 && size != 64 {
+            problems.append("keyslot \(slot) has key size \(size) bytes")
+        }
+        cipherProblem(keyslot["area"]?["encryption"], "keyslot \(slot) area")
+        let kdf = keyslot["kdf"]
+        if kdf?["type"]?.stringValue != "pbkdf2" {
+            problems.append("keyslot \(slot) KDF is '\(kdf?["type"]?.stringValue ?? "?")', not the enrolled pbkdf2")
+        } else {
+            if !allowedHashes.contains(kdf?["hash"]?.stringValue ?? "") {
+                problems.append("keyslot \(slot) KDF hash is not sha256/sha512")
+            }
+            let iterations = kdf?["iterations"]?.uint64Value ?? 0
+            if iterations < 1000 || iterations > 10_000_000 {
+                problems.append("keyslot \(slot) KDF iterations \(iterations) are out of bounds (1000–10000000)")
+            }
+        }
+        let digests = header.digests(for: slot)
+        if digests.isEmpty { problems.append("no digest covers keyslot \(slot)") }
+        for (id, digest) in digests {
+            if digest["type"]?.stringValue != "pbkdf2" || !allowedHashes.contains(digest["hash"]?.stringValue ?? "")
+                || (digest["iterations"]?.uint64Value ?? 0) < 1000
+            {
+                problems.append("digest \(id) is not pbkdf2-sha256/512 with at least 1000 iterations")
+            }
+        }
+        return problems
+    }
+}

@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: Apache-2.0
+// `ccagent enroll | unlock | unenroll | volumes`: the LUKS2 binding from the command line.
+
+import AgentCore
+import ArgumentParser
+import Cryptography
+import FoundationEssentials
+import KBSClient
+import KBSProtocol
+import LUKSBinding
+import SecureMemory
+import TEEDevice
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension BindingMode: ExpressibleByArgument {}
+
+/// Builds the factor source for the chosen TEE and broker endpoint.
+func makeFactors(
+    tee: TEEChoice, simulatorDirectory: String,
+    endpoint: (url: String, trust: TLSTrust, insecure: Bool, deadline: Double)?,
+    needsDevice: Bool
+) throws -> AttestedFactors {
+    noteSimulated(tee)
+    let device: (any GuestDevice)? =
+        needsDevice || tee != .sample
+        ? try? DeviceSelection.device(for: tee, simulatorDirectory: simulatorDirectory) : nil
+    let attester: (any Attester)? =
+        endpoint == nil ? nil : try DeviceSelection.attester(for: tee, simulatorDirectory: simulatorDirectory)
+    let configuration = KBSClientConfiguration(
+        brokerURL: endpoint?.url ?? "https://unset.invalid", trust: endpoint?.trust ?? .systemCAs,
+        allowInsecureHTTP: endpoint?.insecure ?? false, deadlineSeconds: endpoint?.deadline ?? 60)
+    return AttestedFactors(clientConfiguration: configuration, attester: attester, device: device)
+}
+
+struct EnrollCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "enroll", abstract: "Add a ccagent keyslot and token to a LUKS2 volume.")
+
+    @Argument(help: "LUKS2 device or image file.") var device: String
+    @OptionGroup var brokerOptions: BrokerOptions
+    @OptionGroup var teeOptions: TEEOptions
+    @Option(help: "Broker resource holding the volume secret, REPO/TYPE/TAG.") var resource: String?
+    @Option(help: "Binding: broker (default), broker+snp, snp.") var bind: BindingMode = .broker
+    @Option(name: .customLong("snp-fields"), help: "Launch fields mixed into the SNP key (e.g. measurement,policy).")
+    var snpFields: String = "measurement,policy"
+    @Option(name: .customLong("key-file"), help: "File holding the existing passphrase (else asked on the terminal).")
+    var keyFile: String?
+    @Option(
+        name: .customLong("secret-out"), help: "Write the generated broker secret here (0600) for the broker admin.")
+    var secretOut: String?
+    @Option(name: .customLong("secret-in"), help: "Use this broker secret instead of generating one.")
+    var secretIn: String?
+
+    func validate() throws {
+        if bind.usesBroker {
+            guard let resource, ResourcePath(resource) != nil else {
+                throw ValidationError("--resource REPO/TYPE/TAG is required for the '\(bind.rawValue)' binding")
+            }
+            guard (secretOut == nil) != (secretIn == nil) else {
+                throw ValidationError("give exactly one of --secret-out FILE (generate) or --secret-in FILE (use)")
+            }
+        }
+        if case .failure(let error) = GuestFieldSelect.parse(snpFields) { throw ValidationError("\(error)") }
+    }
+
+    func run() throws {
+        let configuration = loadConfiguration()
+        do {
+            let endpoint = bind.usesBroker ? try brokerOptions.endpoint(configuration) : nil
+            let (tee, simulatorDirectory) = teeOptions.resolved(configuration)
+            let factors = try makeFactors(
+                tee: tee, simulatorDirectory: simulatorDirectory, endpoint: nil, needsDevice: bind.usesSNP)
+            let passphrase =
+                try keyFile.map { try secretFile($0) } ?? askPassphrase("Existing passphrase for \(device): ")
+            var trustRecord: [(String, String)] = []
+            if case .caFile(let path)? = endpoint?.trust, let pem = try? readInput(path),
+                let first = try? Certificate.parse(pemOrDER: pem).first
+            {
+                trustRecord.append(("ca_sha256", Hex.encode(DigestAlgorithm.sha256.hash(first.der))))
+            }
+            if case .pinnedSPKISHA256(let pin)? = endpoint?.trust {
+                trustRecord.append(("pin_sha256", Hex.encode(pin)))
+            }
+            let fields = (try? GuestFieldSelect.parse(snpFields).get())?.names ?? []
+            let result = try Enrollment.enroll(
+                EnrollmentRequest(
+                    device: device, binding: bind, broker: endpoint?.url, resource: resource.flatMap(ResourcePath.init),
+                    trustRecord: trustRecord, snp: bind.usesSNP ? SNPKeyParameters(fields: fields) : nil,
+                    existingPassphrase: passphrase, brokerSecret: try secretIn.map { try secretFile($0) }),
+                factors: factors)
+            for note in result.recovered { printError("ccagent: \(note)") }
+            if let secretOut, let secret = result.brokerSecret {
+                try secret.withUnsafeBytes { try writeOutput($0, to: secretOut, secret: true) }
+                printError(
+                    "ccagent: wrote the volume secret to '\(secretOut)' (0600): store it at the broker as '\(resource ?? "")'"
+                )
+            }
+            print(
+                "enrolled \(device): keyslot \(result.keyslot) (pbkdf2-sha512, 1000 iterations, priority prefer), token \(result.token), binding \(bind.rawValue)"
+            )
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            throw fail(error)
+        }
+    }
+}
+
+struct UnlockCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unlock", abstract: "Attest, fetch the volume key and open a LUKS2 volume.")
+
+    @Argument(help: "LUKS2 device or image file.") var device: String
+    @OptionGroup var brokerOptions: BrokerOptions
+    @OptionGroup var teeOptions: TEEOptions
+    @Option(help: "dm-crypt mapping name (default: from /etc/crypttab, else luks-<UUID>).") var name: String?
+    @Flag(name: .customLong("verify-only"), help: "Check the key without activating (no device-mapper needed).")
+    var verifyOnly = false
+
+    func run() throws {
+        let configuration = loadConfiguration()
+        do {
+            let endpoint = try? brokerOptions.endpoint(configuration)
+            let (tee, simulatorDirectory) = teeOptions.resolved(configuration)
+            let factors = try makeFactors(
+                tee: tee, simulatorDirectory: simulatorDirectory, endpoint: endpoint, needsDevice: false)
+            let mapping = verifyOnly ? nil : (name ?? VolumeInventory.scan([device]).first?.name)
+            let outcome = try VolumeUnlock.unlock(
+                device: device, name: mapping, configuredBroker: endpoint?.url, factors: factors)
+            if outcome.alreadyActive {
+                print("\(device): '\(mapping ?? "")' is already active; left alone")
+            } else if let mapping {
+                print("unlocked \(device) as /dev/mapper/\(mapping) (keyslot \(outcome.keyslot))")
+            } else {
+                print(
+                    "verified \(device): keyslot \(outcome.keyslot) opens with the attested key (not activated: --verify-only)"
+                )
+            }
+        } catch {
+            throw fail(error)
+        }
+    }
+}
+
+struct UnenrollCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unenroll", abstract: "Remove ccagent's keyslot and token (other keyslots are untouched).")
+
+    @Argument(help: "LUKS2 device or image file.") var device: String
+
+    func run() throws {
+        do {
+            let result = try Enrollment.unenroll(device: device)
+            for note in result.recovered { printError("ccagent: \(note)") }
+            if result.keyslot >= 0 {
+                print("unenrolled \(device): removed keyslot \(result.keyslot) and the ccagent token")
+            }
+        } catch {
+            throw fail(error)
+        }
+    }
+}
+
+struct VolumesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "volumes", abstract: "List LUKS2 volumes carrying a ccagent token.")
+
+    @Argument(help: "Devices or images to describe (default: scan block devices).") var devices: [String] = []
+    @Flag(help: "JSON output.") var json = false
+
+    func run() throws {
+        let entries = VolumeInventory.scan(devices)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(entries), as: UTF8.self))
+            return
+        }
+        if entries.isEmpty { print("no LUKS2 volume with a ccagent token found") }
+        for entry in entries {
+            print("\(entry.device)  \(entry.name)  uuid \(entry.uuid)")
+            print(
+                "  binding \(entry.binding ?? "-"), keyslot \(entry.keyslot.map(String.init) ?? "-"), broker \(entry.broker ?? "-"), resource \(entry.resource ?? "-")"
+            )
+            print("  header \(entry.headerCheck); \(entry.active ? "active" : "not active")")
+        }
+    }
+}
+
+/// Reads a secret file into zeroizing memory (a trailing newline is kept: passphrase files are exact).
+func secretFile(_ path: String) throws -> SecretBytes {
+    var bytes = try readInput(path, limit: 8192)
+    return SecretBytes(consuming: &bytes)
+}
+
+/// Asks for a passphrase on the terminal with echo off.
+func askPassphrase(_ prompt: String) throws -> SecretBytes {
+    guard isatty(0) != 0 else { throw ValidationError("no terminal to ask the passphrase on; use --key-file FILE") }
+    printError(prompt)
+    var saved = termios()
+    tcgetattr(0, &saved)
+    var silent = saved
+    silent.c_lflag &= ~tcflag_t(ECHO)
+    tcsetattr(0, TCSANOW, &silent)
+    defer {
+        tcsetattr(0, TCSANOW, &saved)
+        printError("")
+    }
+    var bytes: [UInt8] = []
+    var byte: UInt8 = 0
+    while read(0, &byte, 1) == 1, byte != 0x0A, bytes.count < 4096 { bytes.append(byte) }
+    return SecretBytes(consuming: &bytes)
+}

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// X.509 certificates over OpenSSL: parsing, fields, extensions, signature checks and building.
+// X.509 certificates over OpenSSL: parsing, fields, extensions and signature checks.
 
 import COpenSSL
 import FoundationEssentials
@@ -15,8 +15,18 @@ final class X509Handle {
 /// An X.509 certificate.
 public final class Certificate: @unchecked Sendable {
     let handle: X509Handle
+    /// The subject public key, decoded once at parse time.
+    public let publicKey: PublicKey
 
-    init(handle: X509Handle) { self.handle = handle }
+    /// Adopts a parsed `X509`; fails when its public key cannot be decoded (unsupported algorithm).
+    init(handle: X509Handle) throws {
+        guard let key = X509_get_pubkey(handle.pointer) else {
+            throw CryptoError(
+                .invalidCertificate, "failed to read the certificate's public key: unsupported or malformed key")
+        }
+        self.handle = handle
+        self.publicKey = PublicKey(handle: PKeyHandle(key))
+    }
 
     /// Parses one DER certificate. Calls `d2i_X509`; trailing bytes are an error.
     public convenience init(der: [UInt8]) throws {
@@ -35,7 +45,7 @@ public final class Certificate: @unchecked Sendable {
             throw CryptoError(
                 .invalidCertificate, "failed to parse a DER certificate: \(der.count - consumed) trailing bytes")
         }
-        self.init(handle: X509Handle(certificate))
+        try self.init(handle: X509Handle(certificate))
     }
 
     /// Parses a PEM bundle (one or more `CERTIFICATE` blocks) or a single DER certificate.
@@ -51,7 +61,7 @@ public final class Certificate: @unchecked Sendable {
         defer { BIO_free(bio) }
         var certificates: [Certificate] = []
         while let certificate = PEM_read_bio_X509(bio, nil, nil, nil) {
-            certificates.append(Certificate(handle: X509Handle(certificate)))
+            certificates.append(try Certificate(handle: X509Handle(certificate)))
         }
         _ = CryptoError.drainErrorQueue()  // the end-of-input "no start line" is expected
         guard !certificates.isEmpty else {
@@ -112,16 +122,6 @@ public final class Certificate: @unchecked Sendable {
         var tm = tm()
         guard let time, ASN1_TIME_to_tm(time, &tm) == 1 else { return .distantPast }
         return Date(timeIntervalSince1970: TimeInterval(timegm(&tm)))
-    }
-
-    /// The subject public key.
-    public var publicKey: PublicKey {
-        get throws {
-            guard let key = X509_get_pubkey(handle.pointer) else {
-                throw CryptoError(.invalidCertificate, "failed to read the certificate's public key")
-            }
-            return PublicKey(handle: PKeyHandle(key))
-        }
     }
 
     /// The signature algorithm's dotted OID (e.g. 1.2.840.113549.1.1.10 for RSASSA-PSS).

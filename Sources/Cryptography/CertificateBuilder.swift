@@ -51,7 +51,7 @@ public struct CertificateBuilder {
         issuer: [(String, String)], key: PrivateKey, alg: DigestAlgorithm, rsaPSS: Bool
     ) throws -> Certificate {
         guard let x509 = X509_new() else { throw CryptoError(.internalFailure, "failed to allocate a certificate") }
-        let certificate = Certificate(handle: X509Handle(x509))
+        let owner = X509Handle(x509)
         guard X509_set_version(x509, 2) == 1 else { throw CryptoError(.internalFailure, "failed to set version") }
         let serialBN = BN_bin2bn(serial.isEmpty ? [0] : serial, Int32(max(serial.count, 1)), nil)
         defer { BN_free(serialBN) }
@@ -107,7 +107,7 @@ public struct CertificateBuilder {
             else { throw CryptoError(.invalidKey, "failed to configure RSA-PSS (is the issuer key RSA?)") }
         }
         guard X509_sign_ctx(x509, context) > 0 else { throw CryptoError(.internalFailure, "failed to sign") }
-        return certificate
+        return try Certificate(handle: owner)
     }
 
     private static func fill(_ name: OpaquePointer?, _ entries: [(String, String)]) throws {
@@ -119,37 +119,5 @@ public struct CertificateBuilder {
                 throw CryptoError(.invalidInput, "failed to add name entry \(field)='\(value)'")
             }
         }
-    }
-}
-
-/// Chain validation with OpenSSL's `X509_verify_cert` at a fixed time.
-public enum ChainVerifier {
-    /// Verifies `leaf` up to one of `roots` through `intermediates` at `at`. Returns the failure
-    /// reasons (empty when the chain is valid).
-    public static func verify(
-        leaf: Certificate, intermediates: [Certificate], roots: [Certificate], at date: Date
-    ) -> [String] {
-        guard let store = X509_STORE_new() else { return ["failed to allocate a certificate store"] }
-        defer { X509_STORE_free(store) }
-        for root in roots where X509_STORE_add_cert(store, root.handle.pointer) != 1 {
-            _ = CryptoError.drainErrorQueue()
-        }
-        guard let untrusted = OPENSSL_sk_new_null() else { return ["failed to allocate a stack"] }
-        defer { OPENSSL_sk_free(untrusted) }
-        for certificate in intermediates {
-            _ = OPENSSL_sk_push(untrusted, UnsafeRawPointer(certificate.handle.pointer))
-        }
-        guard let context = X509_STORE_CTX_new() else { return ["failed to allocate a verification context"] }
-        defer { X509_STORE_CTX_free(context) }
-        guard X509_STORE_CTX_init(context, store, leaf.handle.pointer, untrusted) == 1 else {
-            return ["failed to initialise chain verification"]
-        }
-        X509_STORE_CTX_set_time(context, 0, time_t(date.timeIntervalSince1970))
-        defer { _ = CryptoError.drainErrorQueue() }
-        if X509_verify_cert(context) == 1 { return [] }
-        let code = X509_STORE_CTX_get_error(context)
-        let depth = X509_STORE_CTX_get_error_depth(context)
-        let reason = X509_verify_cert_error_string(Int(code)).map { String(cString: $0) } ?? "error \(code)"
-        return ["certificate chain: \(reason) (at depth \(depth))"]
     }
 }

@@ -17,17 +17,22 @@ public struct CryptoError: Error, CustomStringConvertible, Equatable {
 
     public var code: Code
     public var message: String
+    /// The error that caused this one, if any.
+    public var underlying: (any Error)?
     /// OpenSSL's error queue at the time of failure (library reason strings; never key material).
     public var openSSLErrors: [String]
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, underlying: (any Error)? = nil) {
         self.code = code
         self.message = message
+        self.underlying = underlying
         self.openSSLErrors = CryptoError.drainErrorQueue()
     }
 
     public var description: String {
-        openSSLErrors.isEmpty ? message : "\(message) (\(openSSLErrors.joined(separator: "; ")))"
+        var text = openSSLErrors.isEmpty ? message : "\(message) (\(openSSLErrors.joined(separator: "; ")))"
+        if let underlying { text += ": \(underlying)" }
+        return text
     }
 
     public static func == (lhs: Self, rhs: Self) -> Bool { lhs.code == rhs.code }

@@ -25,6 +25,15 @@ public enum DigestAlgorithm: String, Sendable, CaseIterable {
         }
     }
 
+    /// OpenSSL's name for the digest (EVP_MD_fetch / OSSL_PARAM "digest").
+    var openSSLName: String {
+        switch self {
+        case .sha256: "SHA256"
+        case .sha384: "SHA384"
+        case .sha512: "SHA512"
+        }
+    }
+
     /// Hashes `data` in one call. Calls `EVP_Digest`.
     public func hash<B: Collection<UInt8>>(_ data: B) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: outputByteCount)
@@ -32,10 +41,13 @@ public enum DigestAlgorithm: String, Sendable, CaseIterable {
         let ok = data.withContiguousStorageIfAvailable { buffer in
             EVP_Digest(buffer.baseAddress, buffer.count, &out, &length, evp, nil)
         }
-        if ok == nil {
-            let copy = Array(data)
-            _ = EVP_Digest(copy, copy.count, &out, &length, evp, nil)
-        }
+        let result =
+            ok
+            ?? Array(data).withUnsafeBufferPointer { buffer in
+                EVP_Digest(buffer.baseAddress, buffer.count, &out, &length, evp, nil)
+            }
+        // EVP_Digest fails only on allocation failure; no input can make it fail.
+        precondition(result == 1 && Int(length) == outputByteCount, "EVP_Digest failed")
         return out
     }
 }

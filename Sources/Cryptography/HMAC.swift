@@ -1,57 +1,34 @@
 // SPDX-License-Identifier: Apache-2.0
-// HMAC and HKDF (RFC 2104, RFC 5869) through OpenSSL.
+// HMAC (RFC 2104) through OpenSSL's EVP_MAC interface.
 
 import COpenSSL
 import SecureMemory
 
 /// HMAC over a secret key.
 public enum HMAC {
-    /// Computes HMAC(`key`, `data`). Calls `HMAC` (one-shot).
+    /// Computes HMAC(`key`, `data`). Calls `EVP_Q_mac` (the one-shot EVP_MAC "HMAC").
     public static func authenticationCode(_ alg: DigestAlgorithm, key: SecretBytes, data: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: alg.outputByteCount)
-        var length: UInt32 = 0
-        key.withUnsafeBytes { keyBytes in
-            _ = COpenSSL.HMAC(alg.evp, keyBytes.baseAddress, Int32(keyBytes.count), data, data.count, &out, &length)
+        var length = 0
+        // An empty key is legal HMAC (it is zero-padded to the block size); OpenSSL wants a non-null pointer.
+        let zeroKey: [UInt8] = [0]
+        let result = key.withUnsafeBytes { keyBytes in
+            zeroKey.withUnsafeBytes { zero in
+                let pointer = keyBytes.count > 0 ? keyBytes.baseAddress : zero.baseAddress
+                return EVP_Q_mac(
+                    nil, "HMAC", nil, alg.openSSLName, nil, pointer, keyBytes.count, data, data.count, &out, out.count,
+                    &length)
+            }
         }
+        // EVP_Q_mac fails only on allocation failure or an unknown digest, neither of which input can cause.
+        precondition(result != nil && length == out.count, "EVP_Q_mac(HMAC-\(alg.openSSLName)) failed")
         return out
     }
 
-    /// Checks a code in constant time.
+    /// Checks a code in constant time (`CRYPTO_memcmp`); a code of the wrong length is invalid.
     public static func isValid(_ alg: DigestAlgorithm, key: SecretBytes, data: [UInt8], code: [UInt8]) -> Bool {
         let expected = authenticationCode(alg, key: key, data: data)
         guard expected.count == code.count else { return false }
         return CRYPTO_memcmp(expected, code, code.count) == 0
-    }
-}
-
-/// HKDF extract-and-expand (RFC 5869).
-public enum HKDF {
-    /// Derives `outputByteCount` bytes into zeroizing memory. Calls `EVP_PKEY_derive` with the HKDF method.
-    public static func derive(
-        _ alg: DigestAlgorithm, inputKeyMaterial: SecretBytes, salt: [UInt8], info: [UInt8], outputByteCount: Int
-    ) throws -> SecretBytes {
-        guard outputByteCount > 0, outputByteCount <= 255 * alg.outputByteCount else {
-            throw CryptoError(.invalidInput, "failed to derive a key: \(outputByteCount) bytes is out of range")
-        }
-        guard let context = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, nil) else {
-            throw CryptoError(.internalFailure, "failed to create an HKDF context")
-        }
-        defer { EVP_PKEY_CTX_free(context) }
-        let saltBytes = salt.isEmpty ? [UInt8](repeating: 0, count: alg.outputByteCount) : salt
-        let configured = inputKeyMaterial.withUnsafeBytes { ikm -> Bool in
-            EVP_PKEY_derive_init(context) == 1
-                && EVP_PKEY_CTX_set_hkdf_md(context, alg.evp) == 1
-                && EVP_PKEY_CTX_set1_hkdf_salt(context, saltBytes, Int32(saltBytes.count)) == 1
-                && EVP_PKEY_CTX_set1_hkdf_key(
-                    context, ikm.baseAddress?.assumingMemoryBound(to: UInt8.self), Int32(ikm.count)) == 1
-                && (info.isEmpty || EVP_PKEY_CTX_add1_hkdf_info(context, info, Int32(info.count)) == 1)
-        }
-        guard configured else { throw CryptoError(.internalFailure, "failed to configure HKDF") }
-        return try SecretBytes(count: outputByteCount) { out in
-            var length = out.count
-            guard EVP_PKEY_derive(context, out.baseAddress?.assumingMemoryBound(to: UInt8.self), &length) == 1,
-                length == out.count
-            else { throw CryptoError(.internalFailure, "failed to derive an HKDF key") }
-        }
     }
 }

@@ -39,15 +39,13 @@ public enum SNPVerifier {
         }
         let label = keyKind == .vcek ? "VCEK" : "VLEK"
         let leafCandidates = certificates.filter { certificate in
-            guard let key = try? certificate.publicKey, key.ecCoordinates?.curve == .p384 else { return false }
-            return true
+            certificate.publicKey.ecCoordinates?.curve == .p384
         }
         let leaf =
             leafCandidates.first { $0.subject.contains("SEV-\(label)") }
             ?? leafCandidates.first { candidate in
-                guard let key = try? candidate.publicKey else { return false }
                 let (r, s) = report.signatureBigEndian()
-                return key.verifyECDSA(.sha384, r: r, s: s, data: report.signedBytes)
+                return candidate.publicKey.verifyECDSA(.sha384, r: r, s: s, data: report.signedBytes)
             }
         guard let leaf else {
             failures.append(
@@ -58,7 +56,7 @@ public enum SNPVerifier {
 
         // 2. Report signature over the raw bytes.
         let (r, s) = report.signatureBigEndian()
-        if let key = try? leaf.publicKey, key.verifyECDSA(.sha384, r: r, s: s, data: report.signedBytes) {
+        if leaf.publicKey.verifyECDSA(.sha384, r: r, s: s, data: report.signedBytes) {
             passed.append("report signature")
         } else {
             failures.append("report signature: does not verify with the \(label) '\(leaf.subject)'")

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: Apache-2.0
+// X.509 parsing of real AMD certificates, building test chains, and chain verification at a given time.
+
+import Cryptography
+import FoundationEssentials
+import SecureMemory
+import TestSupport
+import Testing
+
+@Suite("Certificates")
+struct CertificateTests {
+    @Test("parses AMD's Genoa chain from the corpus: RSA-PSS signatures verify pairwise")
+    func corpusChain() throws {
+        let chain = try Certificate.parse(pemOrDER: Fixtures.bytes("certs/amd-genoa-vcek-ask-ark.pem"))
+        #expect(chain.count >= 2)
+        let ark = try #require(chain.last)
+        let ask = chain[chain.count - 2]
+        #expect(ark.subject.contains("ARK-Genoa"))
+        #expect(ark.signatureAlgorithmOID == "1.2.840.113549.1.1.10")
+        #expect(ark.isSignature(issuedBy: ark))
+        #expect(ask.isSignature(issuedBy: ark))
+        #expect(!ark.isSignature(issuedBy: ask))
+        var der = ask.der
+        der[der.count - 10] ^= 1
+        let tampered = try Certificate(der: der)
+        #expect(!tampered.isSignature(issuedBy: ark))
+    }
+
+    @Test("garbage is a clear error, not a crash")
+    func garbage() {
+        #expect(throws: CryptoError.self) { _ = try Certificate(der: [0x30, 0x82, 0xFF]) }
+        #expect(throws: CryptoError.self) {
+            _ = try Certificate.parse(pemOrDER: Array("-----BEGIN CERTIFICATE-----\nAAAA".utf8))
+        }
+    }
+
+    @Test("a built CA and leaf verify at a time inside validity and fail outside it")
+    func builtChain() throws {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let caKey = try PrivateKey.generateRSA(bits: 2048)
+        var ca = CertificateBuilder(
+            subject: [("CN", "Test Root")], serial: [1], notBefore: now - 3600, notAfter: now + 86400,
+            publicKey: caKey.publicKey)
+        ca.basicConstraints(ca: true)
+        ca.keyUsage(["keyCertSign", "cRLSign"])
+        let root = try ca.sign(issuer: [("CN", "Test Root")], key: caKey, alg: .sha384, rsaPSS: true)
+        let leafKey = try PrivateKey.generateEC(.p384)
+        var leafBuilder = CertificateBuilder(
+            subject: [("CN", "leaf")], serial: [0], notBefore: now - 60, notAfter: now + 3600,
+            publicKey: leafKey.publicKey)
+        leafBuilder.addExtension(oid: "1.3.6.1.4.1.3704.1.3.1", critical: false, derValue: [0x02, 0x01, 0x07])
+        leafBuilder.subjectAltNames(ip: ["127.0.0.1"])
+        let leaf = try leafBuilder.sign(issuer: [("CN", "Test Root")], key: caKey, alg: .sha384, rsaPSS: true)
+        #expect(leaf.extensionValue(oid: "1.3.6.1.4.1.3704.1.3.1") == [0x02, 0x01, 0x07])
+        #expect(leaf.serialNumber == [0])
+        #expect(ChainVerifier.verify(leaf: leaf, intermediates: [], roots: [root], at: now).isEmpty)
+        let expired = ChainVerifier.verify(leaf: leaf, intermediates: [], roots: [root], at: now + 7200)
+        #expect(expired.first?.contains("expired") == true)
+        #expect(!ChainVerifier.verify(leaf: leaf, intermediates: [], roots: [], at: now).isEmpty)
+        #expect(try Certificate.parse(pemOrDER: Array((leaf.pem + root.pem).utf8)).count == 2)
+    }
+}
+
+@Suite("Real certificates from the corpus")
+struct CorpusCertificateTests {
+    static let bundles = [
+        "certs/amd-milan-vcek-ask-ark.pem", "certs/amd-milan-vlek-asvk-ark.pem", "certs/amd-genoa-vcek-ask-ark.pem",
+        "certs/amd-genoa-vlek-asvk-ark.pem", "certs/amd-turin-vcek-ask-ark.pem", "certs/amd-turin-vlek-asvk-ark.pem",
+    ]
+
+    @Test("every AMD bundle parses to an intermediate and a self-signed RSA-4096 ARK", arguments: bundles)
+    func amdBundle(path: String) throws {
+        let chain = try Certificate.parse(pemOrDER: Fixtures.bytes(path))
+        #expect(chain.count == 2)
+        let intermediate = chain[0]
+        let ark = chain[1]
+        #expect(ark.subject.contains("CN=ARK-"))
+        #expect(intermediate.issuer == ark.subject)
+        #expect(ark.isSignature(issuedBy: ark) && intermediate.isSignature(issuedBy: ark))
+        #expect(ark.publicKey.rsaComponents?.modulus.count == 512)
+        #expect(ark.spkiSHA256.count == 32 && ark.spkiSHA256 != intermediate.spkiSHA256)
+        #expect(try Certificate(der: ark.der).der == ark.der)
+        #expect(ark.notBefore < ark.notAfter)
+    }
+
+    @Test("a real VCEK with serial number 0 parses, carries its TCB extensions and chains to the Milan ARK")
+    func milanVCEK() throws {
+        let vcek = try Certificate(der: Fixtures.bytes("snp/milan-v2-gosevguest-vcek.der"))
+        #expect(vcek.serialNumber == [0])
+        #expect(vcek.publicKey.ecCoordinates?.curve == .p384)
+        #expect(vcek.signatureAlgorithmOID == "1.2.840.113549.1.1.10")
+        // blSPL (1.3.6.1.4.1.3704.1.3.1) is a DER INTEGER; the report documents bootloader SPL 2.
+        #expect(vcek.extensionValue(oid: "1.3.6.1.4.1.3704.1.3.1") == [0x02, 0x01, 0x02])
+        #expect(vcek.extensionValue(oid: "1.2.3.4") == nil)
+        let chain = try Certificate.parse(pemOrDER: Fixtures.bytes("certs/amd-milan-vcek-ask-ark.pem"))
+        #expect(vcek.isSignature(issuedBy: chain[0]))
+        #expect(!vcek.isSignature(issuedBy: chain[1]))
+        let at = Date(timeIntervalSince1970: 1_735_689_600)  // 2025-01-01
+        #expect(ChainVerifier.verify(leaf: vcek, intermediates: [chain[0]], roots: [chain[1]], at: at).isEmpty)
+        let before = Date(timeIntervalSince1970: 1_600_000_000)  // 2020-09-13, before the VCEK was issued
+        #expect(!ChainVerifier.verify(leaf: vcek, intermediates: [chain[0]], roots: [chain[1]], at: before).isEmpty)
+    }
+}

@@ -34,6 +34,7 @@ release: setup
 test: setup lint
 	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
 	$(SWIFT) test --skip-build $(SWIFT_FLAGS)
+	scripts/demo.sh "$$($(SWIFT) build --show-bin-path)" >/dev/null
 
 lint:
 	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests
@@ -45,7 +46,7 @@ fmt:
 	$(SWIFT) format --in-place --recursive Package.swift Sources Tests
 
 demo: build
-	scripts/demo.sh
+	scripts/demo.sh "$$($(SWIFT) build --show-bin-path)"
 
 clean:
 	rm -rf .build

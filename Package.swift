@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "CanonicalJSON", swiftSettings: strict),
         .target(name: "Cryptography", dependencies: ["COpenSSL", "SecureMemory"], swiftSettings: strict),
         .target(
-            name: "EvidenceVerification", dependencies: ["TEEEvidence", "Cryptography"], swiftSettings: strict),
+            name: "EvidenceVerification", dependencies: ["TEEEvidence", "Cryptography", "CanonicalJSON"], swiftSettings: strict),
         .target(
             name: "TEEDevice",
             dependencies: ["CTEEGuest", "TEEEvidence", "Cryptography", "SecureMemory"],

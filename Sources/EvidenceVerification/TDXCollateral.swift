@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: Apache-2.0
+// Intel PCS collateral (TDX TCB info, QE identity): signatures and the TCB status of a quote.
+
+import CanonicalJSON
+import Cryptography
+import FoundationEssentials
+import TEEEvidence
+
+/// TCB info and QE identity as Intel PCS serves them, with the signing chain.
+public struct TDXCollateral: Sendable {
+    struct Signed {
+        var value: JSONValue
+        var signedBytes: [UInt8]
+        var signature: [UInt8]
+    }
+
+    let tcbInfos: [Signed]
+    let qeIdentity: Signed?
+    let signingChain: [Certificate]
+
+    /// Loads `*tcbinfo*.json`, `*qeidentity*.json` and the TCB signing chain (`*tcb-signing*.pem`)
+    /// from a directory.
+    public init(directory: String) throws {
+        var infos: [Signed] = []
+        var identity: Signed?
+        var chain: [Certificate] = []
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory).sorted() {
+            let path = directory + "/" + name
+            let lower = name.lowercased()
+            if lower.hasSuffix(".json") && lower.contains("tcbinfo") {
+                infos.append(try TDXCollateral.signed(path: path, key: "tcbInfo"))
+            } else if lower.hasSuffix(".json") && lower.contains("qeidentity") {
+                identity = try TDXCollateral.signed(path: path, key: "enclaveIdentity")
+            } else if lower.hasSuffix(".pem") && lower.contains("tcb-signing") {
+                chain = try Certificate.parse(pemOrDER: Array(Data(contentsOf: URL(fileURLWithPath: path))))
+            }
+        }
+        tcbInfos = infos
+        qeIdentity = identity
+        signingChain = chain
+    }
+
+    /// PCS signs the exact bytes of the value of `key` in the file: `{"<key>":<value>,"signature":"…"}`.
+    static func signed(path: String, key: String) throws -> Signed {
+        let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        let prefix = Array("{\"\(key)\":".utf8)
+        let marker = Array(",\"signature\":\"".utf8)
+        guard bytes.starts(with: prefix), let markerIndex = lastIndex(of: marker, in: bytes) else {
+            throw EvidenceError(.malformed, "collateral '\(path)' is not a PCS '\(key)' document")
+        }
+        let signedBytes = Array(bytes[prefix.count..<markerIndex])
+        let json = try JSONValue.parse(bytes)
+        guard let value = json[key], let signatureHex = json["signature"]?.stringValue,
+            let signature = HexString.decode(signatureHex), signature.count == 64
+        else { throw EvidenceError(.malformed, "collateral '\(path)' has no '\(key)' or signature") }
+        return Signed(value: value, signedBytes: signedBytes, signature: signature)
+    }
+
+    static func lastIndex(of pattern: [UInt8], in bytes: [UInt8]) -> Int? {
+        guard bytes.count >= pattern.count else { return nil }
+        var index = bytes.count - pattern.count
+        while index >= 0 {
+            if Array(bytes[index..<index + pattern.count]) == pattern { return index }
+            index -= 1
+        }
+        return nil
+    }
+
+    /// Checks the collateral's signatures and computes the quote's TCB status.
+    func evaluate(quote: TDXQuote, pck: Certificate, at time: Date) -> (failures: [String], passed: [String]) {
+        var failures: [String] = []
+        var passed: [String] = []
+        // The signer chains to the pinned Intel root.
+        guard let signer = signingChain.first(where: { !$0.isSignature(issuedBy: $0) }),
+            let root = signingChain.first(where: { $0.isSignature(issuedBy: $0) }),
+            signer.isSignature(issuedBy: root), HexString.encode(root.spkiSHA256) == TrustAnchors.intelSGXRootCA,
+            let signerKey = signer.subjectPublicKey
+        else {
+            return (
+                [
+                    "collateral: no Intel TCB signing chain (intel-tcb-signing-chain.pem) rooted at the Intel SGX Root CA"
+                ], []
+            )
+        }
+        func verified(_ document: Signed) -> Bool {
+            signerKey.verifyECDSA(
+                .sha256, r: Array(document.signature[0..<32]), s: Array(document.signature[32...]),
+                data: document.signedBytes)
+        }
+        guard let sgx = PCKExtension(pck) else {
+            return (["collateral: the PCK certificate has no readable SGX extension (FMSPC, TCB)"], [])
+        }
+        // QE identity.
+        if let identity = qeIdentity {
+            if !verified(identity) {
+                failures.append("collateral signature: QE identity")
+            } else {
+                let value = identity.value
+                let qe = quote.qeReport
+                if value["mrsigner"]?.stringValue?.lowercased() != HexString.encode(qe.mrSigner)
+                    || value["isvprodid"]?.uint64Value != UInt64(qe.isvProdID)
+                {
+                    failures.append("qe identity: the quoting enclave is not Intel's TD_QE (MRSIGNER/ISVPRODID)")
+                } else {
+                    let levels = value["tcbLevels"]?.arrayValue ?? []
+                    let level = levels.first { ($0["tcb"]?["isvsvn"]?.uint64Value ?? .max) <= UInt64(qe.isvSVN) }
+                    let status = level?["tcbStatus"]?.stringValue ?? "no matching level"
+                    if status == "UpToDate" {
+                        passed.append("QE identity: UpToDate")
+                    } else {
+                        failures.append("qe tcb status: \(status)")
+                    }
+                }
+            }
+        }
+        // TCB info for this platform.
+        guard
+            let info = tcbInfos.first(where: {
+                $0.value["fmspc"]?.stringValue?.lowercased() == HexString.encode(sgx.fmspc)
+            })
+        else {
+            failures.append("collateral: no TCB info for FMSPC \(HexString.encode(sgx.fmspc))")
+            return (failures, passed)
+        }
+        guard verified(info) else { return (failures + ["collateral signature: TCB info"], passed) }
+        passed.append("collateral signatures")
+        let teeSVN = quote.body.teeTCBSVN
+        let hasModuleIdentities = info.value["tdxModuleIdentities"] != nil
+        let level = (info.value["tcbLevels"]?.arrayValue ?? []).first { level in
+            guard let tcb = level["tcb"], let sgxComponents = tcb["sgxtcbcomponents"]?.arrayValue,
+                let tdxComponents = tcb["tdxtcbcomponents"]?.arrayValue, let pcesvn = tcb["pcesvn"]?.uint64Value
+            else { return false }
+            let sgxOK = zip(sgx.components, sgxComponents).allSatisfy { UInt64($0) >= ($1["svn"]?.uint64Value ?? .max) }
+            let tdxOK = zip(teeSVN, tdxComponents).enumerated().allSatisfy { index, pair in
+                (hasModuleIdentities && index < 2) || UInt64(pair.0) >= (pair.1["svn"]?.uint64Value ?? .max)
+            }
+            return sgxOK && tdxOK && UInt64(sgx.pceSVN) >= pcesvn
+        }
+        let status = level?["tcbStatus"]?.stringValue ?? "no matching TCB level"
+        if status == "UpToDate" {
+            passed.append("TCB status: UpToDate")
+        } else {
+            failures.append("tcb status: \(status)")
+        }
+        if let nextUpdate = info.value["nextUpdate"]?.stringValue, let date = try? Date(nextUpdate, strategy: .iso8601),
+            date < time
+        {
+            failures.append("collateral: TCB info expired at \(nextUpdate) (refresh it from Intel PCS)")
+        }
+        return (failures, passed)
+    }
+}
+
+/// The SGX extension (1.2.840.113741.1.13.1) of a PCK certificate: FMSPC, TCB component SVNs, PCESVN.
+struct PCKExtension {
+    var fmspc: [UInt8] = []
+    var components: [Int] = Array(repeating: 0, count: 16)
+    var pceSVN = 0
+
+    init?(_ certificate: Certificate) {
+        guard let raw = certificate.extensionValue(oid: "1.2.840.113741.1.13.1"),
+            let outer = DERNode.sequence(raw)?.first, let entries = outer.children
+        else { return nil }
+        for entry in entries {
+            guard let pair = entry.children, pair.count == 2, let oid = pair[0].oid else { continue }
+            switch oid {
+            case "1.2.840.113741.1.13.1.4": fmspc = pair[1].content
+            case "1.2.840.113741.1.13.1.2":
+                for component in pair[1].children ?? [] {
+                    guard let item = component.children, item.count == 2, let id = item[0].oid,
+                        let number = Int(id.split(separator: ".").last ?? ""), let value = item[1].integer
+                    else { continue }
+                    if (1...16).contains(number) { components[number - 1] = value }
+                    if number == 17 { pceSVN = value }
+                }
+            default: continue
+            }
+        }
+        guard fmspc.count == 6 else { return nil }
+    }
+}

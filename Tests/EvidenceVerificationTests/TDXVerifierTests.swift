@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: Apache-2.0
+// TDX verification over the real corpus: signatures, QE binding, PCK chain, collateral, CCEL replay.
+
+import Cryptography
+import EvidenceVerification
+import FoundationEssentials
+import TEEEvidence
+import TestSupport
+import Testing
+
+@Suite("TDX verification")
+struct TDXVerifierTests {
+    static let quotes: [(String, String)] = [
+        ("spr-e4-v4-quote.dat", "2024-01-01T00:00:00Z"), ("tdx15-v5-quote.dat", "2026-06-01T00:00:00Z"),
+        ("azure-v4-quote.dat", "2024-06-01T00:00:00Z"), ("gcp-cos113-v4-quote.dat", "2024-09-01T00:00:00Z"),
+        ("fmspc00a06d080000-v4-quote.dat", "2025-11-01T00:00:00Z"),
+    ]
+
+    @Test("every real quote verifies to the pinned Intel SGX Root CA", arguments: quotes)
+    func verifies(file: String, at: String) throws {
+        let quote = try TDXQuote(parsing: Fixtures.bytes("tdx/" + file))
+        let result = TDXVerifier.verify(quote: quote, at: try Date(at, strategy: .iso8601))
+        #expect(result.failures == [])
+        #expect(result.passed.contains("pck chain to the Intel SGX Root CA"))
+    }
+
+    @Test("a flipped bit in the header/body, QE report, auth data or PCK chain fails", arguments: quotes.prefix(2))
+    func tampered(file: String, at: String) throws {
+        let bytes = try Fixtures.bytes("tdx/" + file)
+        let quote = try TDXQuote(parsing: bytes)
+        let date = try Date(at, strategy: .iso8601)
+        let signedEnd = quote.signedBytes.count
+        let qeReportStart = signedEnd + 4 + 64 + 64 + 2 + 4
+        let offsets =
+            Array(stride(from: 8, to: signedEnd, by: 41))
+            + Array(stride(from: qeReportStart, to: qeReportStart + 384, by: 37)) + [qeReportStart + 384 + 64 + 2]
+            + [quote.rawBytes.count - 900, quote.rawBytes.count - 300]
+        for offset in offsets {
+            var flipped = bytes
+            flipped[offset] ^= 0x02
+            guard let tamperedQuote = try? TDXQuote(parsing: flipped) else { continue }
+            #expect(!TDXVerifier.verify(quote: tamperedQuote, at: date).trusted, "flip at \(offset) accepted")
+        }
+    }
+
+    @Test("with matching collateral, the signatures verify and a TCB status is reported")
+    func collateral() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { Fixtures.removeTree(directory) }
+        for name in [
+            "tdx-tcbinfo-00a06d080000-2025-10-27.json", "tdx-qeidentity-2025-10-28.json", "intel-tcb-signing-chain.pem",
+        ] {
+            let bytes = try Fixtures.bytes("collateral/" + name)
+            try Data(bytes).write(to: URL(fileURLWithPath: directory + "/" + name))
+        }
+        let collateral = try TDXCollateral(directory: directory)
+        let quote = try TDXQuote(parsing: Fixtures.bytes("tdx/fmspc00a06d080000-v4-quote.dat"))
+        let result = TDXVerifier.verify(
+            quote: quote, collateral: collateral, at: try Date("2025-11-01T00:00:00Z", strategy: .iso8601))
+        #expect(result.passed.contains("collateral signatures"))
+        let statuses = (result.passed + result.failures).filter { $0.lowercased().contains("tcb status") }
+        #expect(!statuses.isEmpty, "\(result.failures)")
+        // A tampered TCB info no longer verifies.
+        var info = try Fixtures.bytes("collateral/tdx-tcbinfo-00a06d080000-2025-10-27.json")
+        if let index = info.firstIndex(of: UInt8(ascii: "U")) { info[index] = UInt8(ascii: "X") }
+        try Data(info).write(to: URL(fileURLWithPath: directory + "/tdx-tcbinfo-00a06d080000-2025-10-27.json"))
+        let tampered = TDXVerifier.verify(
+            quote: quote, collateral: try TDXCollateral(directory: directory),
+            at: try Date("2025-11-01T00:00:00Z", strategy: .iso8601))
+        #expect(tampered.failures.contains("collateral signature: TCB info"))
+    }
+
+    @Test("the CCEL log replays to exactly RTMR0–3 of the GCP quote")
+    func replay() throws {
+        let log = try CCELEventLog(parsing: Fixtures.bytes("tdx/gcp-cos113-ccel-data.dat"))
+        let quote = try TDXQuote(parsing: Fixtures.bytes("tdx/gcp-cos113-v4-quote.dat"))
+        #expect(TDXVerifier.replay(log) == quote.body.rtmr)
+    }
+
+    @Test("the TDREPORT's hashes match its TEE_TCB_INFO and TDINFO")
+    func tdReportHashes() throws {
+        let report = try TDReport(parsing: Fixtures.bytes("tdx/azure-tdreport.bin"))
+        #expect(DigestAlgorithm.sha384.hash(report.teeTCBInfo) == report.teeTCBInfoHash)
+        #expect(DigestAlgorithm.sha384.hash(report.tdInfo) == report.teeInfoHash)
+    }
+}

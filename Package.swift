@@ -44,7 +44,8 @@ let package = Package(
         .target(name: "CanonicalJSON", swiftSettings: strict),
         .target(name: "Cryptography", dependencies: ["COpenSSL", "SecureMemory"], swiftSettings: strict),
         .target(
-            name: "EvidenceVerification", dependencies: ["TEEEvidence", "Cryptography", "CanonicalJSON"], swiftSettings: strict),
+            name: "EvidenceVerification", dependencies: ["TEEEvidence", "Cryptography", "CanonicalJSON"],
+            swiftSettings: strict),
         .target(
             name: "TEEDevice",
             dependencies: ["CTEEGuest", "TEEEvidence", "Cryptography", "SecureMemory"],
@@ -103,7 +104,7 @@ let package = Package(
         .executableTarget(
             name: "ccbroker",
             dependencies: [
-                "Broker", "Cryptography", "KBSProtocol", "SecureMemory",
+                "Broker", "Cryptography", "EvidenceVerification", "KBSProtocol", "SecureMemory",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -179,3 +179,24 @@ extension AppraisalPolicy.Rules {
         return failures
     }
 }
+
+extension AppraisalPolicy.Rules {
+    /// The failing rules for a TDX quote (empty = allowed).
+    public func appraise(tdx quote: TDXQuote) -> [String] {
+        var failures: [String] = []
+        if quote.body.debug && !allowDebug { failures.append("debug forbidden: the TD is debuggable") }
+        let mrTD = HexString.encode(quote.body.mrTD)
+        if !tdxMRTD.isEmpty && !tdxMRTD.contains(mrTD) { failures.append("tdx.mr_td: \(mrTD) is not in the allowlist") }
+        for index in 0..<4 where !tdxRTMR[index].isEmpty {
+            let value = HexString.encode(quote.body.rtmr[index])
+            if !tdxRTMR[index].contains(value) { failures.append("tdx.rtmr\(index): \(value) is not in the allowlist") }
+        }
+        let attributes = quote.body.tdAttributes.enumerated().reduce(UInt64(0)) {
+            $0 | UInt64($1.element) << (8 * $1.offset)
+        }
+        if attributes & tdxForbiddenAttributes != 0 {
+            failures.append("tdx.forbid_attributes: attributes 0x\(String(attributes, radix: 16)) set forbidden bits")
+        }
+        return failures
+    }
+}

@@ -46,6 +46,8 @@ public struct BrokerConfiguration: Sendable {
     public var sessionLifetime: TimeInterval = 300
     public var tokenLifetime: TimeInterval = 300
     public var maximumSessions = 10_000
+    /// Intel PCS collateral for TDX TCB status, when configured.
+    public var tdxCollateral: TDXCollateral?
 
     public init(
         resources: ResourceStore, policy: AppraisalPolicy = AppraisalPolicy(), allowSample: Bool = false,
@@ -233,8 +235,36 @@ public final class KBSBroker: @unchecked Sendable {
                     ),
                     ("report_data", .string(HexString.encode(expected))),
                 ]))
+        case "tdx":
+            let quote: TDXQuote
+            do {
+                quote = try TDXQuote(parsing: EvidenceJSON.parseTDX(evidence).quote)
+            } catch {
+                return .failure("\(error)")
+            }
+            guard quote.body.reportData == expected else {
+                return .failure("REPORTDATA does not bind the runtime data")
+            }
+            let result = TDXVerifier.verify(
+                quote: quote, extraRoots: configuration.trustedSimulatorRoots, collateral: configuration.tdxCollateral,
+                at: Date())
+            guard result.trusted else {
+                return .failure("TDX evidence not trusted: " + result.failures.joined(separator: "; "))
+            }
+            return .success(
+                .object([
+                    (
+                        "tdx",
+                        .object([
+                            ("mr_td", .string(HexString.encode(quote.body.mrTD))),
+                            ("td_attributes", .string(HexString.encode(quote.body.tdAttributes))),
+                            ("raw_quote", .string(Base64.encode(quote.rawBytes))),
+                        ])
+                    ),
+                    ("report_data", .string(HexString.encode(expected))),
+                ]))
         default:
-            return .failure("TEE '\(tee)' is not supported by this broker yet")
+            return .failure("TEE '\(tee)' is not supported by this broker")
         }
     }
 
@@ -268,6 +298,10 @@ public final class KBSBroker: @unchecked Sendable {
             let report = try? SNPReport(parsing: raw)
         {
             failures = rules.appraise(snp: report)
+        } else if tee == "tdx", let raw = evidence?["tdx"]?["raw_quote"]?.stringValue.flatMap(Base64.decode),
+            let quote = try? TDXQuote(parsing: raw)
+        {
+            failures = rules.appraise(tdx: quote)
         }
         guard failures.isEmpty else {
             audit.notice(

@@ -36,7 +36,7 @@ public struct PlatformReport: Sendable, Equatable {
 
     /// "what was checked", for error messages.
     public var checkedSummary: String {
-        checks.map { "\($0.path) \($0.present ? "present" : "absent")" }.joined(separator: ", ")
+        checks.map { "\($0.path) (\($0.detail))" }.joined(separator: ", ")
     }
 }
 

@@ -4,6 +4,7 @@
 import ArgumentParser
 import Broker
 import Cryptography
+import EvidenceVerification
 import Foundation
 import KBSProtocol
 import Logging
@@ -38,6 +39,10 @@ struct Serve: AsyncParsableCommand {
     var trustSimulator: [String] = []
     @Option(name: .customLong("cert-dir"), help: "Directory of extra certificates (VCEK/VLEK/ASK/ARK, PEM or DER).")
     var certificateDirectory: String?
+    @Option(
+        name: .customLong("tdx-collateral"),
+        help: "Directory of Intel PCS collateral (TCB info, QE identity, signing chain).")
+    var tdxCollateral: String?
 
     func validate() throws {
         guard (tlsCertificate == nil) == (tlsKey == nil) else {
@@ -70,6 +75,7 @@ struct Serve: AsyncParsableCommand {
             resources: ResourceStore(directory: resources), allowSample: allowSample, trustedSimulatorRoots: roots,
             certificates: extra)
         if let policy { configuration.policy = try AppraisalPolicy(contentsOf: policy) }
+        if let tdxCollateral { configuration.tdxCollateral = try TDXCollateral(directory: tdxCollateral) }
         let broker = try KBSBroker(configuration: configuration)
         guard let (host, port) = parsedListen else { throw ValidationError("bad --listen") }
         if !roots.isEmpty {

@@ -43,7 +43,7 @@ public enum DeviceSelection {
         case .simSNP:
             return SimulatedSNPDevice(state: try SimulatorState.load(directory: simulatorDirectory))
         case .simTDX:
-            throw DeviceError(.unavailable, "the TDX simulator is not available in this build; use sim-snp")
+            return SimulatedTDXDevice(state: try SimulatorState.load(directory: simulatorDirectory))
         case .auto, .snp, .tdx:
             return try Platform.openDevice(preferring: choice == .auto ? nil : (choice == .snp ? .snp : .tdx))
         case .sample:

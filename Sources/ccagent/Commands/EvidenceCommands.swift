@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: Apache-2.0
+// `ccagent report`, `report decode`, `derive-key` and `verify snp|tdx`.
+
+import AgentCore
+import ArgumentParser
+import Cryptography
+import EvidenceVerification
+import FoundationEssentials
+import TEEDevice
+import TEEEvidence
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report", abstract: "Get evidence from the TEE, or decode evidence from a file.",
+        subcommands: [ReportGenerate.self, ReportDecode.self], defaultSubcommand: ReportGenerate.self)
+}
+
+struct ReportGenerate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate", abstract: "Write an SNP report or TDX quote binding --user-data.")
+
+    @OptionGroup var teeOptions: TEEOptions
+    @Option(name: .customLong("user-data"), help: "Up to 64 bytes of hex for REPORT_DATA (zero-padded).")
+    var userData: String = ""
+    @Option(help: "VMPL to request (SNP).") var vmpl: UInt32 = 0
+    @Option(name: .customLong("out"), help: "File for the report or quote.") var output: String
+    @Option(name: .customLong("certs-out"), help: "File for the certificates (SNP: PEM of the table's VCEK/ASK/ARK).")
+    var certificatesOutput: String?
+
+    func validate() throws {
+        guard let bytes = Hex.decode(userData), bytes.count <= 64 else {
+            throw ValidationError("--user-data must be at most 64 bytes of hex")
+        }
+        guard vmpl <= 3 else { throw ValidationError("--vmpl must be 0-3") }
+    }
+
+    func run() throws {
+        let configuration = loadConfiguration()
+        let (tee, directory) = teeOptions.resolved(configuration)
+        do {
+            noteSimulated(tee)
+            let device = try DeviceSelection.device(for: tee, simulatorDirectory: directory)
+            let evidence = try device.evidence(reportData: Hex.decode(userData) ?? [], vmpl: vmpl)
+            try evidence.bytes.withUnsafeBytes { try writeOutput($0, to: output, secret: false) }
+            var written = "wrote \(evidence.bytes.count) bytes of \(device.kind.rawValue) evidence to '\(output)'"
+            if let certificatesOutput, let table = evidence.certificateTable {
+                let pem = table.entries.compactMap { try? Certificate(der: $0.der).pem }.joined()
+                try Array(pem.utf8).withUnsafeBytes { try writeOutput($0, to: certificatesOutput, secret: false) }
+                written += " and \(table.entries.count) certificates to '\(certificatesOutput)'"
+            } else if let certificatesOutput, device.kind.protocolName == "tdx" {
+                written += "; the quote carries its PCK chain (no separate file written to '\(certificatesOutput)')"
+            }
+            print(written + (device.kind.isSimulated ? " (SIMULATED)" : ""))
+        } catch { throw fail(error) }
+    }
+}
+
+struct ReportDecode: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "decode", abstract: "Decode an SNP report, TDX quote or TDREPORT (auto-detected).")
+
+    @Argument(help: "Evidence file.") var file: String
+    @Flag(help: "JSON output (stable keys).") var json = false
+
+    func run() throws {
+        do {
+            let kind = try EvidenceKind.detect(readInput(file))
+            if json {
+                let summary: EvidenceSummary
+                switch kind {
+                case .snpReport(let report): summary = .snp(report.summary())
+                case .tdxQuote(let quote): summary = .tdx(quote.summary())
+                case .tdReport(let report): summary = .tdx(report.summary())
+                }
+                print(try jsonText(summary))
+            } else {
+                switch kind {
+                case .snpReport(let report): print(report.describe())
+                case .tdxQuote(let quote): print(quote.describe())
+                case .tdReport(let report):
+                    print(
+                        "TDREPORT\n  MRTD          : \(HexString.encode(report.mrTD))\n  report data   : \(HexString.encode(report.reportData))"
+                    )
+                }
+            }
+        } catch { throw fail(error) }
+    }
+}
+
+struct DeriveKeyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "derive-key", abstract: "Get an SNP derived key (MSG_KEY_REQ), written 0600.")
+
+    @OptionGroup var teeOptions: TEEOptions
+    @Option(name: .customLong("root-key"), help: "vcek or vmrk.") var rootKey: DerivedKeyRequest.RootKey = .vcek
+    @Option(help: "Launch fields to mix in: policy,image-id,family-id,measurement,guest-svn,tcb-version.")
+    var fields: String = ""
+    @Option(name: .customLong("guest-svn")) var guestSVN: UInt32 = 0
+    @Option(name: .customLong("tcb-version")) var tcbVersion: UInt64 = 0
+    @Option var vmpl: UInt32 = 0
+    @Option(name: .customLong("out"), help: "Key file (0600); never printed to a terminal.") var output: String
+
+    func validate() throws {
+        if case .failure(let error) = GuestFieldSelect.parse(fields) { throw ValidationError("\(error)") }
+    }
+
+    func run() throws {
+        let configuration = loadConfiguration()
+        let (tee, directory) = teeOptions.resolved(configuration)
+        do {
+            noteSimulated(tee)
+            let device = try DeviceSelection.device(for: tee, simulatorDirectory: directory)
+            let key = try device.derivedKey(
+                DerivedKeyRequest(
+                    rootKey: rootKey, fields: GuestFieldSelect.parse(fields).get(), vmpl: vmpl, guestSVN: guestSVN,
+                    tcbVersion: tcbVersion))
+            try key.withUnsafeBytes { try writeOutput($0, to: output, secret: true) }
+            printError("ccagent: wrote a 32-byte derived key to '\(output)'")
+        } catch { throw fail(error) }
+    }
+}
+
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Verify evidence to its vendor root. Exit 0 trusted, 2 not trusted, 3 unreadable.",
+        subcommands: [SNP.self, TDX.self])
+
+    struct Common: ParsableArguments {
+        @Option(name: .customLong("trust-root"), help: "Also trust this root (PEM), e.g. the simulator's.")
+        var trustRoot: [String] = []
+        @Option(help: "Verification time, RFC 3339 (default: now).") var at: String?
+        @Flag(help: "JSON output.") var json = false
+
+        func time() throws -> Date {
+            guard let at else { return Date() }
+            guard let date = try? Date(at, strategy: .iso8601) else {
+                throw ValidationError("--at must be RFC 3339, e.g. 2025-01-01T00:00:00Z")
+            }
+            return date
+        }
+
+        func roots() throws -> [Certificate] {
+            try trustRoot.flatMap { try Certificate.parse(pemOrDER: readInput($0)) }
+        }
+
+        func finish(_ result: VerificationResult) throws {
+            if json {
+                struct Output: Encodable {
+                    var trusted: Bool
+                    var failures: [String]
+                    var evidence: EvidenceSummary
+                }
+                print(
+                    try jsonText(Output(trusted: result.trusted, failures: result.failures, evidence: result.summary)))
+            } else {
+                print(result.trusted ? "trusted" : "NOT trusted")
+                for check in result.passed { print("  ok    \(check)") }
+                for failure in result.failures { print("  FAIL  \(failure)") }
+            }
+            if !result.trusted { throw ExitCode.notTrusted }
+        }
+    }
+
+    struct SNP: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "snp", abstract: "Verify an SNP report.")
+        @Option(help: "The 1184-byte report.") var report: String
+        @Option(name: .customLong("cert"), help: "VCEK/VLEK/ASK/ARK certificates (PEM bundles or DER), repeatable.")
+        var certificates: [String] = []
+        @OptionGroup var common: Common
+
+        func run() throws {
+            let result: VerificationResult
+            do {
+                let parsed = try SNPReport(parsing: readInput(report))
+                let certs = try certificates.flatMap { try Certificate.parse(pemOrDER: readInput($0)) }
+                result = SNPVerifier.verify(
+                    report: parsed, certificates: certs, extraRoots: try common.roots(), at: try common.time())
+            } catch let error as ValidationError {
+                throw error
+            } catch {
+                printError("ccagent: \(error)")
+                throw ExitCode.unreadableInput
+            }
+            try common.finish(result)
+        }
+    }
+
+    struct TDX: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "tdx", abstract: "Verify a TDX quote.")
+        @Option(help: "The quote.") var quote: String
+        @Option(help: "Directory of Intel PCS collateral (TCB info, QE identity, TCB signing chain).")
+        var collateral: String?
+        @OptionGroup var common: Common
+
+        func run() throws {
+            let result: VerificationResult
+            do {
+                let parsed = try TDXQuote(parsing: readInput(quote, limit: 64 * 1024))
+                let collateral = try collateral.map { try TDXCollateral(directory: $0) }
+                result = TDXVerifier.verify(
+                    quote: parsed, extraRoots: try common.roots(), collateral: collateral, at: try common.time())
+            } catch let error as ValidationError {
+                throw error
+            } catch {
+                printError("ccagent: \(error)")
+                throw ExitCode.unreadableInput
+            }
+            try common.finish(result)
+        }
+    }
+}
+
+/// Pretty JSON without escaped slashes, keys sorted.
+func jsonText<T: Encodable>(_ value: T) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
+}

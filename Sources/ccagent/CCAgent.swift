@@ -11,7 +11,7 @@ struct CCAgent: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             EnrollCommand.self, UnlockCommand.self, UnenrollCommand.self, VolumesCommand.self, FetchCommand.self,
-            ReportCommand.self, DeriveKeyCommand.self, VerifyCommand.self, SimulatorCommand.self,
+            ReportCommand.self, DeriveKeyCommand.self, DaemonCommand.self, VerifyCommand.self, SimulatorCommand.self,
         ]
     )
 }

@@ -36,17 +36,23 @@ public final class AttestedFactors: VolumeFactorSource {
     }
 
     public func brokerSecret(broker: String, resource: ResourcePath) throws -> SecretBytes {
+        try attest(broker: broker).fetch(resource)
+    }
+
+    /// Attests to `broker` once (later calls reuse the session and token).
+    @discardableResult
+    public func attest(broker: String) throws -> KBSClient {
+        if let client { return client }
         guard let attester else {
             throw DeviceError(
                 .unavailable, "no TEE to attest with; pass --tee (sim-snp/sim-tdx on machines without a TEE)")
         }
-        if client == nil {
-            var configuration = clientConfiguration
-            configuration.brokerURL = broker
-            client = try KBSClient(configuration: configuration, attester: attester)
-        }
-        guard let client else { throw KBSError(.invalidRequest, "no broker client") }
-        return try client.fetch(resource)
+        var configuration = clientConfiguration
+        configuration.brokerURL = broker
+        let client = try KBSClient(configuration: configuration, attester: attester)
+        try client.attest()
+        self.client = client
+        return client
     }
 
     public func snpKey(_ parameters: SNPKeyParameters) throws -> SecretBytes {

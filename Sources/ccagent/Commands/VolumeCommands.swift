@@ -8,6 +8,7 @@ import FoundationEssentials
 import KBSClient
 import KBSProtocol
 import LUKSBinding
+import Logging
 import SecureMemory
 import TEEDevice
 
@@ -111,37 +112,98 @@ struct EnrollCommand: ParsableCommand {
 
 struct UnlockCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "unlock", abstract: "Attest, fetch the volume key and open a LUKS2 volume.")
+        commandName: "unlock", abstract: "Attest, fetch the volume key and open a LUKS2 volume (or --all of them).")
 
-    @Argument(help: "LUKS2 device or image file.") var device: String
+    @Argument(help: "LUKS2 device or image file (omit with --all).") var device: String?
     @OptionGroup var brokerOptions: BrokerOptions
     @OptionGroup var teeOptions: TEEOptions
     @Option(help: "dm-crypt mapping name (default: from /etc/crypttab, else luks-<UUID>).") var name: String?
     @Flag(name: .customLong("verify-only"), help: "Check the key without activating (no device-mapper needed).")
     var verifyOnly = false
+    @Flag(help: "Unlock every volume with a ccagent token: attest once, write /run/ccagent/state.json.")
+    var all = false
+    @Option(name: .customLong("state-file"), help: "Where --all records its outcome.")
+    var stateFile: String = BootState.defaultPath
+    @Option(help: "With --all: only these devices instead of scanning (repeatable).")
+    var only: [String] = []
+
+    func validate() throws {
+        guard all == (device == nil) else { throw ValidationError("give a DEVICE, or --all (not both)") }
+    }
 
     func run() throws {
-        let configuration = loadConfiguration()
+        var configuration = loadConfiguration()
+        if all {
+            AgentLogging.bootstrap()
+            if let broker = brokerOptions.broker { configuration.brokerURL = broker }
+            if let deadline = brokerOptions.deadline { configuration.deadlineSeconds = deadline }
+            if let tee = teeOptions.tee { configuration.tee = tee }
+            if let directory = teeOptions.simulatorDirectory { configuration.simulatorDirectory = directory }
+            configuration.allowInsecureHTTP = configuration.allowInsecureHTTP || brokerOptions.allowInsecureHTTP
+            let trust = (try? brokerOptions.endpoint(configuration))?.trust ?? .systemCAs
+            let state = BootUnlock.run(
+                BootUnlockRequest(
+                    configuration: configuration, trust: trust, devices: only, statePath: stateFile,
+                    verifyOnly: verifyOnly),
+                logger: Logger(label: "ccagent"))
+            print(
+                "boot unlock: \(state.outcome) (\(state.volumes.count) volume(s), \(Int(state.totalMilliseconds)) ms)")
+            if ["failed", "partial"].contains(state.outcome) { throw ExitCode.failure }
+            return
+        }
         do {
             let endpoint = try? brokerOptions.endpoint(configuration)
             let (tee, simulatorDirectory) = teeOptions.resolved(configuration)
             let factors = try makeFactors(
                 tee: tee, simulatorDirectory: simulatorDirectory, endpoint: endpoint, needsDevice: false)
-            let mapping = verifyOnly ? nil : (name ?? VolumeInventory.scan([device]).first?.name)
+            let devicePath = device ?? ""
+            let mapping = verifyOnly ? nil : (name ?? VolumeInventory.scan([devicePath]).first?.name)
             let outcome = try VolumeUnlock.unlock(
-                device: device, name: mapping, configuredBroker: endpoint?.url, factors: factors)
+                device: devicePath, name: mapping, configuredBroker: endpoint?.url, factors: factors)
             if outcome.alreadyActive {
-                print("\(device): '\(mapping ?? "")' is already active; left alone")
+                print("\(devicePath): '\(mapping ?? "")' is already active; left alone")
             } else if let mapping {
-                print("unlocked \(device) as /dev/mapper/\(mapping) (keyslot \(outcome.keyslot))")
+                print("unlocked \(devicePath) as /dev/mapper/\(mapping) (keyslot \(outcome.keyslot))")
             } else {
                 print(
-                    "verified \(device): keyslot \(outcome.keyslot) opens with the attested key (not activated: --verify-only)"
+                    "verified \(devicePath): keyslot \(outcome.keyslot) opens with the attested key (not activated: --verify-only)"
                 )
             }
         } catch {
             throw fail(error)
         }
+    }
+}
+
+struct DaemonCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "daemon",
+        abstract: "Run as a systemd service (Type=notify): boot unlock, READY=1, then serve LoadCredential= secrets.")
+
+    @Option(name: .customLong("credential-socket"), help: "AF_UNIX socket for LoadCredential= (after switch-root).")
+    var credentialSocket: String = "/run/ccagent/credentials.sock"
+    @Option(name: .customLong("store"), help: "Sealed secret store.") var store: String = SecretStore.defaultDirectory
+    @Flag(name: .customLong("verify-only"), help: "Check keys without activating (testing).") var verifyOnly = false
+
+    func run() async throws {
+        AgentLogging.bootstrap()
+        let configuration = loadConfiguration()
+        var trust: TLSTrust = .systemCAs
+        switch configuration.brokerTrust {
+        case .systemCAs: trust = .systemCAs
+        case .caFile(let path): trust = .caFile(path)
+        case .pinnedSPKISHA256(let pin): trust = .pinnedSPKISHA256(pin)
+        }
+        let inInitrd = access("/etc/initrd-release", F_OK) == 0
+        let rules = CredentialAccessRules(
+            parsing: AgentConfiguration.readTextFile(CredentialAccessRules.defaultPath) ?? "",
+            source: CredentialAccessRules.defaultPath)
+        let keys = inInitrd ? nil : try? SealingKeys.forPlatform(configuration: configuration, trust: trust)
+        try await AgentService(
+            request: BootUnlockRequest(configuration: configuration, trust: trust, verifyOnly: verifyOnly),
+            logger: Logger(label: "ccagent"), credentialSocket: inInitrd ? nil : credentialSocket,
+            store: SecretStore(directory: store), keys: keys, rules: rules
+        ).runUntilSignalled()
     }
 }
 

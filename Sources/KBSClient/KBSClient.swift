@@ -117,6 +117,11 @@ public final class KBSClient {
         }
     }
 
+    /// A dry `/auth` (no attestation): checks reachability, TLS trust and the protocol version.
+    public func probe() throws {
+        _ = try auth()
+    }
+
     private func auth() throws -> Challenge {
         cookie = nil
         let response = try send(

@@ -10,8 +10,10 @@ struct CCAgent: AsyncParsableCommand {
         abstract: "In-guest attestation agent for confidential VMs (AMD SEV-SNP, Intel TDX).",
         version: "0.1.0",
         subcommands: [
-            EnrollCommand.self, UnlockCommand.self, UnenrollCommand.self, VolumesCommand.self, FetchCommand.self,
-            ReportCommand.self, DeriveKeyCommand.self, DaemonCommand.self, VerifyCommand.self, SimulatorCommand.self,
+            StatusCommand.self, EnrollCommand.self, UnlockCommand.self, UnenrollCommand.self, VolumesCommand.self,
+            FetchCommand.self,
+            ReportCommand.self, DeriveKeyCommand.self, DaemonCommand.self, SecretCommand.self, VerifyCommand.self,
+            SimulatorCommand.self,
         ]
     )
 }

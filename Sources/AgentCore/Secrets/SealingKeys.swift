@@ -19,6 +19,9 @@ public final class SealingKeys: SealingKeySource, @unchecked Sendable {
         self.broker = broker
     }
 
+    /// The kind of TEE device in use, if any.
+    public var deviceKind: TEEKind? { device?.kind }
+
     /// The documented default resource holding the broker's key-encryption key.
     public static let defaultKEKResource = "default/ccagent/sealing-kek"
 

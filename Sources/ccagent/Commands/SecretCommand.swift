@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: Apache-2.0
+// `ccagent secret put|get|list|rm`: workload secrets sealed to this TEE.
+
+import AgentCore
+import ArgumentParser
+import FoundationEssentials
+import SecureMemory
+import TEEDevice
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct SecretCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "secret", abstract: "Seal, unseal, list and remove workload secrets.",
+        subcommands: [Put.self, Get.self, List.self, Remove.self])
+
+    enum Sealing: String, ExpressibleByArgument, CaseIterable { case snp, broker }
+
+    struct Common: ParsableArguments {
+        @Option(help: "Secret store directory.") var store: String = SecretStore.defaultDirectory
+        @OptionGroup var teeOptions: TEEOptions
+        @OptionGroup var brokerOptions: BrokerOptions
+
+        func keys() throws -> SealingKeys {
+            var configuration = loadConfiguration()
+            if let tee = teeOptions.tee { configuration.tee = tee }
+            if let directory = teeOptions.simulatorDirectory { configuration.simulatorDirectory = directory }
+            if let broker = brokerOptions.broker { configuration.brokerURL = broker }
+            configuration.allowInsecureHTTP = configuration.allowInsecureHTTP || brokerOptions.allowInsecureHTTP
+            let trust = (try? brokerOptions.endpoint(configuration))?.trust ?? .systemCAs
+            noteSimulated(configuration.tee)
+            return try SealingKeys.forPlatform(configuration: configuration, trust: trust)
+        }
+    }
+
+    struct Put: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Seal a secret from a file or stdin.")
+        @Argument(help: "Secret name (A-Z a-z 0-9 . _ -).") var name: String
+        @Option(name: .customLong("in"), help: "Read the value from this file (default: stdin).") var input: String?
+        @Option(help: "snp (this chip, measurement and policy bound) or broker (the broker's KEK).")
+        var sealing: Sealing?
+        @OptionGroup var common: Common
+
+        func run() throws {
+            do {
+                let keys = try common.keys()
+                var bytes =
+                    try input.map { try readInput($0, limit: SealedBlob.maximumSecretSize) } ?? readStandardInput()
+                let secret = SecretBytes(consuming: &bytes)
+                let kind: TEEKind? = sealing.map { $0 == .snp ? .snp : .tdx } ?? keys.deviceKind
+                let policy = SealingKeys.defaultPolicy(for: kind)
+                try SecretStore(directory: common.store).put(name: name, secret: secret, policy: policy, keys: keys)
+                print("sealed '\(name)' (\(secret.count) bytes) with \(policy.summary)")
+            } catch { throw fail(error) }
+        }
+    }
+
+    struct Get: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Unseal a secret to a file (0600) or stdout.")
+        @Argument var name: String
+        @Option(name: .customLong("out"), help: "File (0600), or '-' for stdout when not a terminal.") var output:
+            String = "-"
+        @OptionGroup var common: Common
+
+        func run() throws {
+            do {
+                let secret = try SecretStore(directory: common.store).get(name: name, keys: common.keys())
+                try secret.withUnsafeBytes { try writeOutput($0, to: output, secret: true) }
+            } catch let error as ValidationError {
+                throw error
+            } catch { throw fail(error) }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List sealed secrets (names and sealing only).")
+        @Option(help: "Secret store directory.") var store: String = SecretStore.defaultDirectory
+        @Flag var json = false
+
+        func run() throws {
+            do {
+                let store = SecretStore(directory: store)
+                let rows = try store.list().map { name in
+                    (name, (try? store.read(name: name).policy.summary) ?? "unreadable")
+                }
+                if json {
+                    print(try jsonText(rows.map { ["name": $0.0, "sealing": $0.1] }))
+                } else {
+                    for (name, sealing) in rows { print("\(name)\t\(sealing)") }
+                }
+            } catch { throw fail(error) }
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove a sealed secret.")
+        @Argument var name: String
+        @Option(help: "Secret store directory.") var store: String = SecretStore.defaultDirectory
+
+        func run() throws {
+            do {
+                try SecretStore(directory: store).remove(name: name)
+                print("removed '\(name)'")
+            } catch { throw fail(error) }
+        }
+    }
+}
+
+func readStandardInput() -> [UInt8] {
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while bytes.count <= SealedBlob.maximumSecretSize {
+        let n = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+        if n <= 0 { break }
+        bytes += buffer[0..<n]
+    }
+    return bytes
+}

@@ -14,27 +14,28 @@ public struct VerificationResult: Sendable, Equatable {
 
     public var trusted: Bool { failures.isEmpty }
 
+    /// The result as a value to switch over: trusted with its details, or rejected with every failed check.
+    public var outcome: Outcome {
+        failures.isEmpty ? .trusted(Details(passed: passed, summary: summary)) : .rejected(failures)
+    }
+
+    /// What a trusted result carries.
+    public struct Details: Sendable, Equatable {
+        /// The checks that passed, e.g. `"report signature"`, `"vcek chain to AMD ARK-Milan"`.
+        public var passed: [String]
+        /// The evidence summary (the `evidence` object of `verify --json`).
+        public var summary: EvidenceSummary
+    }
+
+    /// Trusted, or rejected naming each failed check (`"<check>: <detail>"`).
+    public enum Outcome: Sendable, Equatable {
+        case trusted(Details)
+        case rejected([String])
+    }
+
     public init(failures: [String], passed: [String], summary: EvidenceSummary) {
         self.failures = failures
         self.passed = passed
         self.summary = summary
     }
-}
-
-/// Trust anchors compiled into the source: published vendor roots, pinned by the SHA-256 of their
-/// SubjectPublicKeyInfo. Certificates themselves come from the evidence or from the user.
-public enum TrustAnchors {
-    /// AMD Root Keys (ARK), as served by AMD KDS `/vcek/v1/{product}/cert_chain` (the same ARK signs
-    /// the VLEK chain's ASVK).
-    public static let amdARK: [String: String] = [
-        // CN=ARK-Milan, Advanced Micro Devices, RSA-4096
-        "9f056bee44377e29308cb5ffa895bdfb62d18881fa6bed8d6f075b0204089cb9": "Milan",
-        // CN=ARK-Genoa, Advanced Micro Devices, RSA-4096
-        "429a69c9422aa258ee4d8db5fcda9c6470ef15f8cd5a9cebd6cbc7d90b863831": "Genoa",
-        // CN=ARK-Turin, Advanced Micro Devices, RSA-4096
-        "4f125410563a2ab9a50356f9243f6fe0b6f73de98603f53f90339c70e9d7ad08": "Turin",
-    ]
-
-    /// Intel SGX Root CA (P-256, 2018-05-21..2049-12-31), the root of every PCK chain.
-    public static let intelSGXRootCA = "a0af031289f5d5d4132f9186068a7fc13628633ba235777472e29b6b6c67a49e"
 }

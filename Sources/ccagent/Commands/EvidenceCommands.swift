@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// `ccagent report`, `report decode`, `derive-key` and `verify snp|tdx`.
+// `ccagent report`, `report decode` and `derive-key` (`verify` is in VerifyCommand.swift).
 
 import AgentCore
 import ArgumentParser
@@ -117,97 +117,6 @@ struct DeriveKeyCommand: ParsableCommand {
             try key.withUnsafeBytes { try writeOutput($0, to: output, secret: true) }
             printError("ccagent: wrote a 32-byte derived key to '\(output)'")
         } catch { throw fail(error) }
-    }
-}
-
-struct VerifyCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "verify",
-        abstract: "Verify evidence to its vendor root. Exit 0 trusted, 2 not trusted, 3 unreadable.",
-        subcommands: [SNP.self, TDX.self])
-
-    struct Common: ParsableArguments {
-        @Option(name: .customLong("trust-root"), help: "Also trust this root (PEM), e.g. the simulator's.")
-        var trustRoot: [String] = []
-        @Option(help: "Verification time, RFC 3339 (default: now).") var at: String?
-        @Flag(help: "JSON output.") var json = false
-
-        func time() throws -> Date {
-            guard let at else { return Date() }
-            guard let date = try? Date(at, strategy: .iso8601) else {
-                throw ValidationError("--at must be RFC 3339, e.g. 2025-01-01T00:00:00Z")
-            }
-            return date
-        }
-
-        func roots() throws -> [Certificate] {
-            try trustRoot.flatMap { try Certificate.parse(pemOrDER: readInput($0)) }
-        }
-
-        func finish(_ result: VerificationResult) throws {
-            if json {
-                struct Output: Encodable {
-                    var trusted: Bool
-                    var failures: [String]
-                    var evidence: EvidenceSummary
-                }
-                print(
-                    try jsonText(Output(trusted: result.trusted, failures: result.failures, evidence: result.summary)))
-            } else {
-                print(result.trusted ? "trusted" : "NOT trusted")
-                for check in result.passed { print("  ok    \(check)") }
-                for failure in result.failures { print("  FAIL  \(failure)") }
-            }
-            if !result.trusted { throw ExitCode.notTrusted }
-        }
-    }
-
-    struct SNP: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "snp", abstract: "Verify an SNP report.")
-        @Option(help: "The 1184-byte report.") var report: String
-        @Option(name: .customLong("cert"), help: "VCEK/VLEK/ASK/ARK certificates (PEM bundles or DER), repeatable.")
-        var certificates: [String] = []
-        @OptionGroup var common: Common
-
-        func run() throws {
-            let result: VerificationResult
-            do {
-                let parsed = try SNPReport(parsing: readInput(report))
-                let certs = try certificates.flatMap { try Certificate.parse(pemOrDER: readInput($0)) }
-                result = SNPVerifier.verify(
-                    report: parsed, certificates: certs, extraRoots: try common.roots(), at: try common.time())
-            } catch let error as ValidationError {
-                throw error
-            } catch {
-                printError("ccagent: \(error)")
-                throw ExitCode.unreadableInput
-            }
-            try common.finish(result)
-        }
-    }
-
-    struct TDX: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "tdx", abstract: "Verify a TDX quote.")
-        @Option(help: "The quote.") var quote: String
-        @Option(help: "Directory of Intel PCS collateral (TCB info, QE identity, TCB signing chain).")
-        var collateral: String?
-        @OptionGroup var common: Common
-
-        func run() throws {
-            let result: VerificationResult
-            do {
-                let parsed = try TDXQuote(parsing: readInput(quote, limit: 64 * 1024))
-                let collateral = try collateral.map { try TDXCollateral(directory: $0) }
-                result = TDXVerifier.verify(
-                    quote: parsed, extraRoots: try common.roots(), collateral: collateral, at: try common.time())
-            } catch let error as ValidationError {
-                throw error
-            } catch {
-                printError("ccagent: \(error)")
-                throw ExitCode.unreadableInput
-            }
-            try common.finish(result)
-        }
     }
 }
 

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: Apache-2.0
+// `ccagent verify snp|tdx`: offline verification of attestation evidence; exit 0 only when trusted.
+
+import AgentCore
+import ArgumentParser
+import EvidenceVerification
+import FoundationEssentials
+import TEEEvidence
+
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Verify SNP or TDX evidence offline against the pinned AMD/Intel roots.",
+        discussion: """
+            Exit status: 0 trusted, 2 not trusted (every failed check is listed), 3 unreadable input.
+            Certificate validity is checked at --at (RFC 3339; default: now).
+            """,
+        subcommands: [VerifySNPCommand.self, VerifyTDXCommand.self])
+}
+
+/// Options shared by `verify snp` and `verify tdx`.
+struct VerificationOptions: ParsableArguments {
+    @Option(
+        name: .customLong("trust-root"),
+        help: "A root certificate (PEM or DER) to trust besides the pinned vendor roots, e.g. the simulator's.")
+    var trustRoots: [String] = []
+
+    @Option(help: "Check certificate validity at this time (RFC 3339, e.g. 2025-01-01T00:00:00Z); default: now.")
+    var at: String?
+
+    @Flag(help: "Print {trusted, failures, evidence} as JSON.")
+    var json = false
+
+    func validate() throws { _ = try time() }
+
+    /// The verification time.
+    func time() throws -> Date {
+        guard let at else { return Date() }
+        guard let date = try? Date(at, strategy: .iso8601) else {
+            throw ValidationError("--at must be an RFC 3339 time such as 2025-01-01T00:00:00Z, got '\(at)'")
+        }
+        return date
+    }
+}
+
+struct VerifySNPCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "snp", abstract: "Verify an SNP attestation report (or an extended report with its certificates).")
+
+    @Option(help: "The report: 1184 bytes, or followed by the GHCB certificate table.")
+    var report: String
+
+    @Option(
+        name: .customLong("cert"),
+        help: "VCEK/VLEK, ASK/ASVK or ARK certificates: a PEM bundle, a DER file, or a directory of them.")
+    var certificates: [String] = []
+
+    @OptionGroup var options: VerificationOptions
+
+    func run() throws {
+        let time = try options.time()
+        let result: VerificationResult
+        do {
+            result = try EvidenceVerifier.verifySNP(
+                report: readInput(report), certificates: certificates.flatMap(readCertificateFiles),
+                trustRoots: options.trustRoots.flatMap(readCertificateFiles), at: time)
+        } catch {
+            printError("ccagent: \(error)")
+            throw ExitCode.unreadableInput
+        }
+        try finish(result, json: options.json)
+    }
+}
+
+struct VerifyTDXCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tdx", abstract: "Verify a TDX quote (v4/v5) and, with collateral, its TCB status.")
+
+    @Option(help: "The quote (trailing padding is ignored).")
+    var quote: String
+
+    @Option(help: "A directory with Intel PCS collateral: *tcbinfo*.json, *qeidentity*.json, *tcb-signing*.pem.")
+    var collateral: String?
+
+    @Option(name: .customLong("event-log"), help: "The CCEL event log data, replayed against RTMR0-3.")
+    var eventLog: String?
+
+    @OptionGroup var options: VerificationOptions
+
+    func run() throws {
+        let time = try options.time()
+        let result: VerificationResult
+        do {
+            result = try EvidenceVerifier.verifyTDX(
+                quote: readInput(quote), collateralDirectory: collateral,
+                eventLog: eventLog.map { try readInput($0, limit: 16 << 20) },
+                trustRoots: options.trustRoots.flatMap(readCertificateFiles), at: time)
+        } catch {
+            printError("ccagent: \(error)")
+            throw ExitCode.unreadableInput
+        }
+        try finish(result, json: options.json)
+    }
+}
+
+/// Reads a certificate file, or every regular file of a directory, for `--cert` and `--trust-root`.
+private func readCertificateFiles(_ path: String) throws -> [EvidenceVerifier.NamedBytes] {
+    if let names = try? FileManager.default.contentsOfDirectory(atPath: path) {
+        return try names.sorted().filter { !$0.hasPrefix(".") }.map { name in
+            (name: path + "/" + name, bytes: try readInput(path + "/" + name))
+        }
+    }
+    return [(name: path, bytes: try readInput(path))]
+}
+
+/// The JSON document of `verify --json`.
+private struct VerifyOutput: Encodable {
+    var trusted: Bool
+    var failures: [String]
+    var evidence: EvidenceSummary
+}
+
+/// Prints the result and ends with the documented exit status (0 trusted, 2 not trusted).
+private func finish(_ result: VerificationResult, json: Bool) throws {
+    if json {
+        print(try jsonText(VerifyOutput(trusted: result.trusted, failures: result.failures, evidence: result.summary)))
+    } else {
+        switch result.outcome {
+        case .trusted(let details):
+            print("trusted")
+            for check in details.passed { print("  ok      \(check)") }
+        case .rejected(let failures):
+            print("NOT trusted: \(failures.count) check\(failures.count == 1 ? "" : "s") failed")
+            for failure in failures { print("  FAILED  \(failure)") }
+            for check in result.passed { print("  ok      \(check)") }
+        }
+    }
+    guard result.trusted else { throw ExitCode.notTrusted }
+}

@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: Apache-2.0
+// Every single-bit change in a signed region or a certificate is rejected naming the check; bad input is an error.
+
+import Cryptography
+import EvidenceVerification
+import FoundationEssentials
+import TEEEvidence
+import TestSupport
+import Testing
+
+/// The check names a failure may start with (`"<check>: <detail>"`).
+private let snpChecks = [
+    "report signature", "vcek chain", "vlek chain", "vcek", "vlek", "ark", "validity", "tcb", "tcb mismatch",
+    "chip id", "product", "signing key",
+]
+
+private func check(_ failure: String) -> String { String(failure.prefix { $0 != ":" }) }
+
+@Suite("Failures name the check")
+struct NamedFailureTests {
+    @Test("flipping sampled bits across the SNP signed region fails 'report signature'", arguments: SNPChainVector.all)
+    func snpSignedRegion(vector: SNPChainVector) throws {
+        let (report, certificates, date) = try vector.load()
+        // Every region (header, policy, TCBs, REPORT_DATA, MEASUREMENT, ..., CHIP_ID) and every bit position.
+        for offset in stride(from: 0, to: SNPReport.signedRange.upperBound, by: 13) {
+            var bytes = report.rawBytes
+            bytes[offset] ^= UInt8(1) << (offset % 8)
+            guard let tampered = try? SNPReport(parsing: bytes) else { continue }  // rejected by the parser
+            let result = SNPVerifier.verify(report: tampered, certificates: certificates, at: date)
+            #expect(
+                result.failures.contains { check($0) == "report signature" },
+                "flip at 0x\(String(offset, radix: 16)): \(result.failures)")
+        }
+        // The signature itself: R and S.
+        for offset in [0x2A0, 0x2C3, 0x2E8, 0x30F] {
+            var bytes = report.rawBytes
+            bytes[offset] ^= 0x80
+            let result = SNPVerifier.verify(report: try SNPReport(parsing: bytes), certificates: certificates, at: date)
+            #expect(result.failures.contains { check($0) == "report signature" })
+        }
+    }
+
+    @Test("flipping sampled bits in the VCEK, ASK or ARK is rejected naming a chain or signature check")
+    func snpCertificates() throws {
+        for vector in [SNPChainVector.all[0], SNPChainVector.all[1], SNPChainVector.all[7]] {
+            let (report, certificates, date) = try vector.load()
+            for index in certificates.indices {
+                let der = certificates[index].der
+                // The signed part (TBSCertificate) starts at 4 and is 4 + its 2-byte length long.
+                let tbsEnd = 8 + (Int(der[6]) << 8 | Int(der[7]))
+                for offset in stride(from: 8, to: tbsEnd, by: max(1, tbsEnd / 9)) {
+                    var flipped = der
+                    flipped[offset] ^= UInt8(1) << (offset % 8)
+                    guard let broken = try? Certificate(der: flipped) else { continue }
+                    var set = certificates
+                    set[index] = broken
+                    let result = SNPVerifier.verify(report: report, certificates: set, at: date)
+                    #expect(!result.trusted, "\(vector.report) certificate \(index) flip at \(offset) accepted")
+                    #expect(
+                        result.failures.allSatisfy { snpChecks.contains(check($0)) }, "\(result.failures)")
+                }
+            }
+        }
+    }
+
+    @Test("flipping sampled bits in each region of a TDX quote fails the check that covers it")
+    func tdxRegions() throws {
+        for file in ["spr-e4-v4-quote.dat", "tdx15-v5-quote.dat"] {
+            let bytes = try Fixtures.bytes("tdx/" + file)
+            let quote = try TDXQuote(parsing: bytes)
+            let date = try Date("2026-06-01T00:00:00Z", strategy: .iso8601)
+            #expect(TDXVerifier.verify(quote: quote, at: date).trusted)
+            let signedEnd = quote.signedBytes.count
+            let signature = signedEnd + 4
+            let key = signature + 64
+            let qeReport = key + 64 + 2 + 4
+            let qeSignature = qeReport + 384
+            let authData = qeSignature + 64 + 2
+            let chain = authData + quote.qeAuthData.count + 2 + 4
+            let regions: [(String, Range<Int>, [String])] = [
+                ("header and body", 0..<signedEnd, ["quote signature"]),
+                ("quote signature", signature..<key, ["quote signature"]),
+                ("attestation key", key..<key + 64, ["quote signature", "qe report data"]),
+                ("QE report", qeReport..<qeSignature, ["qe report signature"]),
+                ("QE report signature", qeSignature..<qeSignature + 64, ["qe report signature"]),
+                ("QE auth data", authData..<authData + quote.qeAuthData.count, ["qe report data"]),
+            ]
+            for (name, range, expected) in regions {
+                for offset in stride(from: range.lowerBound, to: range.upperBound, by: max(1, range.count / 11)) {
+                    var flipped = bytes
+                    flipped[offset] ^= UInt8(1) << (offset % 8)
+                    guard let tampered = try? TDXQuote(parsing: flipped) else { continue }
+                    let failures = TDXVerifier.verify(quote: tampered, at: date).failures.map(check)
+                    #expect(
+                        expected.allSatisfy(failures.contains), "\(file) \(name) flip at \(offset): \(failures)")
+                }
+            }
+            // The PCK chain is base64 text: flip a bit of a character inside the leaf certificate.
+            let chainText = Array(bytes[chain..<chain + 1200])
+            let begin = Array("-----BEGIN CERTIFICATE-----\n".utf8)
+            #expect(chainText.starts(with: begin))
+            for offset in stride(from: chain + begin.count + 40, to: chain + 1100, by: 97) {
+                var flipped = bytes
+                flipped[offset] = flipped[offset] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
+                guard let tampered = try? TDXQuote(parsing: flipped) else { continue }
+                let failures = TDXVerifier.verify(quote: tampered, at: date).failures.map(check)
+                #expect(!failures.isEmpty, "\(file) PCK flip at \(offset) accepted")
+                #expect(
+                    failures.allSatisfy { ["qe report signature", "pck chain", "validity", "root"].contains($0) },
+                    "\(failures)")
+            }
+        }
+    }
+
+    @Test("a TDX quote is checked at the given time: after the PCK certificate expires it names validity")
+    func tdxExpiry() throws {
+        let quote = try TDXQuote(parsing: Fixtures.bytes("tdx/spr-e4-v4-quote.dat"))
+        let late = try Date("2030-01-01T00:00:00Z", strategy: .iso8601)
+        let result = TDXVerifier.verify(quote: quote, at: late)
+        #expect(result.failures.contains { check($0) == "validity" })
+        let early = try Date("2022-01-01T00:00:00Z", strategy: .iso8601)
+        #expect(TDXVerifier.verify(quote: quote, at: early).failures.contains { check($0) == "validity" })
+    }
+}
+
+@Suite("Verification from raw inputs")
+struct EvidenceVerifierTests {
+    @Test("truncated and garbage evidence is a clear unreadable-evidence error, never a crash")
+    func unreadable() throws {
+        let report = try Fixtures.bytes("snp/genoa-v3-report.bin")
+        let quote = try Fixtures.bytes("tdx/spr-e4-v4-quote.dat")
+        let at = Date(timeIntervalSince1970: 1_750_000_000)
+        var garbage = [UInt8](repeating: 0, count: 5000)
+        for index in garbage.indices { garbage[index] = UInt8(truncatingIfNeeded: index &* 2_654_435_761 >> 13) }
+        let inputs: [[UInt8]] =
+            [[], [0x02], garbage, Array(garbage.prefix(1184))]
+            + stride(from: 1, to: 1184, by: 97).map { Array(report.prefix($0)) }
+        for input in inputs {
+            let error = #expect(throws: VerificationError.self) {
+                _ = try EvidenceVerifier.verifySNP(report: input, certificates: [], at: at)
+            }
+            #expect(error?.code == .unreadableEvidence)
+            #expect(error?.description.hasPrefix("failed to read the SNP report") == true)
+        }
+        for input in [[], garbage] + stride(from: 1, to: 4900, by: 211).map({ Array(quote.prefix($0)) }) {
+            let error = #expect(throws: VerificationError.self) {
+                _ = try EvidenceVerifier.verifyTDX(quote: input, at: at)
+            }
+            #expect(error?.code == .unreadableEvidence)
+        }
+    }
+
+    @Test("a certificate file that is neither PEM nor DER is an unreadable-certificate error naming the file")
+    func unreadableCertificate() throws {
+        let report = try Fixtures.bytes("snp/genoa-v3-report.bin")
+        let error = #expect(throws: VerificationError.self) {
+            _ = try EvidenceVerifier.verifySNP(
+                report: report, certificates: [(name: "notes.txt", bytes: Array("hello".utf8))],
+                at: Date(timeIntervalSince1970: 0))
+        }
+        #expect(error?.code == .unreadableCertificate)
+        #expect(error?.description.contains("'notes.txt'") == true)
+    }
+
+    @Test("an extended report carries its certificates: it verifies with no certificate files")
+    func extendedReport() throws {
+        let vector = SNPChainVector.all[5]
+        let (report, certificates, date) = try vector.load()
+        let kinds: [SNPCertificateTable.Kind] = [.vcek, .ask, .ark]
+        let table = SNPCertificateTable(certificates: zip(kinds, certificates.map(\.der)).map { ($0, $1) })
+        let result = try EvidenceVerifier.verifySNP(
+            report: report.rawBytes + table.serialize(), certificates: [], at: date)
+        #expect(result.failures == [])
+        guard case .trusted(let details) = result.outcome else {
+            Issue.record("not trusted: \(result.failures)")
+            return
+        }
+        #expect(details.passed.contains("report signature"))
+        #expect(details.summary == .snp(report.summary()))
+    }
+
+    @Test("the outcome of a rejected result lists exactly its failures")
+    func rejectedOutcome() throws {
+        let (report, _, date) = try SNPChainVector.all[0].load()
+        let result = try EvidenceVerifier.verifySNP(report: report.rawBytes, certificates: [], at: date)
+        #expect(result.outcome == .rejected(result.failures))
+        #expect(!result.failures.isEmpty)
+    }
+
+    @Test("an extra root is trusted only when passed; a chain to an unknown root is rejected naming 'ark'")
+    func extraRoot() throws {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let arkKey = try PrivateKey.generateRSA(bits: 2048)
+        var arkBuilder = CertificateBuilder(
+            subject: [("CN", "ARK-Test")], serial: [1], notBefore: now - 3600, notAfter: now + 3600,
+            publicKey: arkKey.publicKey)
+        arkBuilder.basicConstraints(ca: true)
+        let ark = try arkBuilder.sign(issuer: [("CN", "ARK-Test")], key: arkKey, alg: .sha384, rsaPSS: true)
+        let (report, certificates, date) = try SNPChainVector.all[0].load()
+        // The real VCEK and ASK, but an ARK that did not sign the ASK: the chain is broken.
+        let broken = SNPVerifier.verify(
+            report: report, certificates: [certificates[0], certificates[1]], extraRoots: [ark], at: date)
+        #expect(broken.failures.contains { check($0) == "vcek chain" }, "\(broken.failures)")
+        // An extra root changes nothing for a chain to AMD's pinned ARK.
+        let roots = try EvidenceVerifier.loadCertificates(
+            [(name: "ark.pem", bytes: Array(ark.pem.utf8))], what: "trust root")
+        let real = SNPVerifier.verify(report: report, certificates: certificates, extraRoots: roots, at: date)
+        #expect(real.failures == [] && real.passed.contains("vcek chain to AMD ARK-Milan"))
+    }
+
+    @Test("the compiled-in fingerprints are those of the published AMD ARKs and the Intel SGX Root CA")
+    func trustAnchors() throws {
+        var products: [String: String] = [:]
+        for product in ["milan", "genoa", "turin"] {
+            for kind in ["vcek-ask-ark", "vlek-asvk-ark"] {
+                let chain = try Certificate.parse(pemOrDER: Fixtures.bytes("certs/amd-\(product)-\(kind).pem"))
+                let ark = try #require(chain.last)
+                products[HexString.encode(ark.spkiSHA256)] = String(ark.subject.split(separator: "-").last ?? "")
+            }
+        }
+        #expect(products.count == 3)
+        #expect(Set(products.keys) == Set(TrustAnchors.amdARK.keys))
+        for (fingerprint, product) in TrustAnchors.amdARK {
+            #expect(products[fingerprint]?.hasPrefix(product) == true)
+        }
+        let intel = try Certificate.parse(pemOrDER: Fixtures.bytes("collateral/intel-sgx-root-ca.pem"))
+        #expect(intel.map { HexString.encode($0.spkiSHA256) } == [TrustAnchors.intelSGXRootCA])
+    }
+}

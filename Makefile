@@ -11,7 +11,7 @@ DESTDIR      ?=
 SWIFT_FLAGS  ?=
 RELEASE_FLAGS = -c release --static-swift-stdlib -Xswiftc -gnone
 
-.PHONY: help setup build release test check fmt lint demo bench e2e fuzz install clean
+.PHONY: help setup build release test check fmt lint demo bench e2e fuzz install clean units verify-units
 
 help:
 	@echo "make demo     - the main job: broker + LUKS2 image + enroll + unlock on the simulator"
@@ -36,11 +36,39 @@ test: setup lint
 	$(SWIFT) test --skip-build $(SWIFT_FLAGS)
 	scripts/demo.sh "$$($(SWIFT) build --show-bin-path)" >/dev/null
 
-lint:
+lint: verify-units
 	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests
 	@files=$$(git ls-files '*.sh' 'initramfs/*' '.ci/run' | while read -r f; do \
 		head -1 "$$f" | grep -qE '^#!.*(ba)?sh' && echo "$$f"; done); \
 	if [ -n "$$files" ]; then shellcheck $$files; fi
+
+units:
+	@mkdir -p .build/units
+	@for unit in systemd/*.service.in; do \
+		sed -e 's|@bindir@|$(BINDIR)|g' -e 's|@docdir@|$(PREFIX)/share/doc/ccagent|g' "$$unit" \
+			> ".build/units/$$(basename "$$unit" .in)"; \
+	done
+
+# Checks the units as they would be installed, with ExecStart pointing at the freshly built binary.
+verify-units: build
+	@mkdir -p .build/units-check
+	@for unit in systemd/*.service.in; do \
+		sed -e "s|@bindir@|$$($(SWIFT) build --show-bin-path)|g" -e 's|@docdir@|/usr/share/doc/ccagent|g' "$$unit" \
+			> ".build/units-check/$$(basename "$$unit" .in)"; \
+	done
+	systemd-analyze verify --man=no .build/units-check/*.service
+
+install: release units
+	install -D -m 0755 "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/ccagent" "$(DESTDIR)$(BINDIR)/ccagent"
+	install -D -m 0755 "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/ccbroker" "$(DESTDIR)$(BINDIR)/ccbroker"
+	install -D -m 0644 .build/units/ccagent-unlock.service "$(DESTDIR)$(UNITDIR)/ccagent-unlock.service"
+	install -D -m 0644 .build/units/ccagent.service "$(DESTDIR)$(UNITDIR)/ccagent.service"
+	install -D -m 0644 systemd/ccagent.catalog "$(DESTDIR)$(PREFIX)/lib/systemd/catalog/ccagent.catalog"
+	install -D -m 0644 systemd/ccagent.conf "$(DESTDIR)$(SYSCONFDIR)/ccagent/ccagent.conf"
+	install -D -m 0755 initramfs/dracut/90ccagent/module-setup.sh "$(DESTDIR)$(PREFIX)/lib/dracut/modules.d/90ccagent/module-setup.sh"
+	install -D -m 0755 initramfs/initramfs-tools/hooks/ccagent "$(DESTDIR)$(PREFIX)/share/initramfs-tools/hooks/ccagent"
+	install -D -m 0755 initramfs/initramfs-tools/scripts/local-top/ccagent "$(DESTDIR)$(PREFIX)/share/initramfs-tools/scripts/local-top/ccagent"
+	install -D -m 0644 README.md "$(DESTDIR)$(PREFIX)/share/doc/ccagent/README.md"
 
 fmt:
 	$(SWIFT) format --in-place --recursive Package.swift Sources Tests

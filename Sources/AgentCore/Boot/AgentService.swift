@@ -37,11 +37,8 @@ public struct AgentService: Service {
         let state = BootUnlock.run(request, logger: logger, notifier: notifier)
         let ready = notifier.ready(status: "boot unlock: \(state.outcome)")
         if case .failed(let error) = ready { logger.warning("sd_notify failed: errno \(error), continuing") }
-        guard let credentialSocket, let keys else {
-            try? await gracefulShutdown()
-            notifier.stopping()
-            return
-        }
+        // In the initrd the job is done: exit, and let systemd-cryptsetup take over.
+        guard let credentialSocket, let keys else { return }
         let server = try CredentialServer(
             path: credentialSocket, store: store, keys: keys, rules: rules,
             log: { [logger] line in

@@ -110,6 +110,11 @@ let package = Package(
             ],
             swiftSettings: strict),
 
+        // MARK: Benchmarks (not tests; run with scripts/bench/verify.sh).
+        .executableTarget(
+            name: "VerifyBenchmark", dependencies: ["EvidenceVerification"], path: "Benchmarks/VerifyBenchmark",
+            swiftSettings: strict),
+
         // MARK: Tests.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "SecureMemoryTests", dependencies: ["SecureMemory"], swiftSettings: strict),

@@ -1,0 +1,15 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Measures SNP report and TDX quote verification time over the real corpus (release build).
+# Usage: scripts/bench/verify.sh [ITERATIONS]   (corpus: $CCAGENT_TESTVECTORS or ../shared/testvectors)
+# Budgets: < 5 ms per SNP report, < 10 ms per TDX quote. Do not run in a loop on a shared machine.
+set -eu
+
+cd "$(dirname "$0")/../.."
+corpus="${CCAGENT_TESTVECTORS:-$(pwd)/../shared/testvectors}"
+if [ ! -r "$corpus/PROVENANCE.md" ]; then
+    echo "verify.sh: evidence corpus not found at '$corpus'; set CCAGENT_TESTVECTORS" >&2
+    exit 1
+fi
+swift build -c release --product VerifyBenchmark >&2
+"$(swift build -c release --show-bin-path)/VerifyBenchmark" "$corpus" "${1:-200}"

@@ -110,6 +110,11 @@ public struct TDXCollateral: Sendable {
                     } else {
                         failures.append("qe tcb status: \(status)")
                     }
+                    if let nextUpdate = value["nextUpdate"]?.stringValue,
+                        let date = try? Date(nextUpdate, strategy: .iso8601), date < time
+                    {
+                        failures.append("collateral: QE identity expired at \(nextUpdate) (refresh it from Intel PCS)")
+                    }
                 }
             }
         }
@@ -142,12 +147,54 @@ public struct TDXCollateral: Sendable {
         } else {
             failures.append("tcb status: \(status)")
         }
+        let module = Self.evaluateModule(info: info.value, body: quote.body)
+        failures += module.failures
+        passed += module.passed
         if let nextUpdate = info.value["nextUpdate"]?.stringValue, let date = try? Date(nextUpdate, strategy: .iso8601),
             date < time
         {
             failures.append("collateral: TCB info expired at \(nextUpdate) (refresh it from Intel PCS)")
         }
         return (failures, passed)
+    }
+}
+
+extension TDXCollateral {
+    /// The TDX module: MRSIGNERSEAM and masked SEAMATTRIBUTES against `tdxModule` (or the matching
+    /// `tdxModuleIdentities` entry), and for TDX 1.5 TCB info the module's own TCB level: the identity
+    /// "TDX_<TEE_TCB_SVN[1] as 2 hex digits>", first level whose isvsvn ≤ TEE_TCB_SVN[0].
+    static func evaluateModule(info: JSONValue, body: TDReportBody) -> (failures: [String], passed: [String]) {
+        let svn = body.teeTCBSVN
+        guard svn.count >= 2 else { return (["tdx module: TEE_TCB_SVN is too short"], []) }
+        func matches(_ identity: JSONValue) -> Bool {
+            guard let signer = identity["mrsigner"]?.stringValue.flatMap(HexString.decode),
+                let attributes = identity["attributes"]?.stringValue.flatMap(HexString.decode),
+                let mask = identity["attributesMask"]?.stringValue.flatMap(HexString.decode),
+                attributes.count == body.seamAttributes.count, mask.count == body.seamAttributes.count
+            else { return false }
+            let masked = zip(body.seamAttributes, mask).map { $0 & $1 }
+            return signer == body.mrSignerSeam && masked == attributes
+        }
+        guard let identities = info["tdxModuleIdentities"]?.arrayValue else {
+            guard let module = info["tdxModule"] else { return ([], []) }
+            return matches(module)
+                ? ([], ["TDX module identity"])
+                : (["tdx module: MRSIGNERSEAM/SEAMATTRIBUTES do not match the TCB info's tdxModule"], [])
+        }
+        let digits = Array("0123456789ABCDEF")
+        let id = "TDX_" + String([digits[Int(svn[1] >> 4)], digits[Int(svn[1] & 0x0F)]])
+        guard let identity = identities.first(where: { $0["id"]?.stringValue == id }) else {
+            return (["tdx module: the TCB info has no identity '\(id)' for this module"], [])
+        }
+        guard matches(identity) else {
+            return (["tdx module: MRSIGNERSEAM/SEAMATTRIBUTES do not match '\(id)'"], [])
+        }
+        let level = (identity["tcbLevels"]?.arrayValue ?? []).first {
+            ($0["tcb"]?["isvsvn"]?.uint64Value ?? .max) <= UInt64(svn[0])
+        }
+        let status = level?["tcbStatus"]?.stringValue ?? "no matching level"
+        return status == "UpToDate"
+            ? ([], ["TDX module \(id) TCB status: UpToDate"]) : (["tdx module tcb status: \(id) \(status)"], [])
     }
 }
 

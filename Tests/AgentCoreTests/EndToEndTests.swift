@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: Apache-2.0
+// The real binaries against a real ccbroker on 127.0.0.1 over TLS: fetch, policy, boot unlock, status.
+
+import AgentCore
+import FoundationEssentials
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One broker, PKI and simulator shared by the suite.
+final class Environment: @unchecked Sendable {
+    let directory: String
+    let pki: TestPKI
+    let simulator: String
+    let broker: BrokerProcess
+
+    init(policy: String? = nil) throws {
+        directory = try Fixtures.temporaryDirectory("ccagent-e2e")
+        pki = try TestPKI(directory: directory)
+        simulator = directory + "/sim"
+        try Subprocess.run([Binaries.ccagent, "simulator", "init", "--simulator-dir", simulator]).check()
+        let roots = try Subprocess.run([Binaries.ccagent, "simulator", "roots", "--simulator-dir", simulator]).output
+        try FileIO.writeAtomically(path: directory + "/roots.pem", bytes: Array(roots.utf8))
+        var arguments = ["--trust-simulator", directory + "/roots.pem", "--allow-sample"]
+        if let policy {
+            try FileIO.writeAtomically(path: directory + "/policy.json", bytes: Array(policy.utf8))
+            arguments += ["--policy", directory + "/policy.json"]
+        }
+        broker = try BrokerProcess(pki: pki, directory: directory, extraArguments: arguments)
+    }
+
+    func ccagent(_ arguments: [String]) throws -> Subprocess.Result {
+        try Subprocess.run([Binaries.ccagent] + arguments, environment: ["HOME": directory])
+    }
+
+    deinit {
+        broker.process.stop()
+        Fixtures.removeTree(directory)
+    }
+
+    /// One environment for the parameterized cases (creating a simulator costs two RSA-4096 keys).
+    static func shared() throws -> Environment {
+        try lock.withLock {
+            if let cached { return cached }
+            let environment = try Environment()
+            cached = environment
+            return environment
+        }
+    }
+
+    nonisolated(unsafe) private static var cached: Environment?
+    private static let lock = Lock()
+}
+
+/// A tiny mutex for test fixtures.
+final class Lock: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    init() { pthread_mutex_init(&mutex, nil) }
+    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return try body()
+    }
+}
+
+@Suite("End to end with ccbroker", .serialized)
+struct EndToEndTests {
+    @Test(
+        "ccagent fetch gets the exact bytes for every TEE and key type",
+        arguments: ["sample", "sim-snp", "sim-tdx"], ["p256", "p521", "rsa"])
+    func fetch(tee: String, keyType: String) throws {
+        let environment = try Environment.shared()
+        let secret = Array("secret for \(tee)/\(keyType)".utf8)
+        try environment.broker.put("default/test/\(tee)", secret)
+        let out = environment.directory + "/out"
+        let result = try environment.ccagent([
+            "fetch", "--broker", environment.broker.url, "--ca", environment.pki.caPEM, "--resource",
+            "default/test/\(tee)",
+            "--tee", tee, "--simulator-dir", environment.simulator, "--key-type", keyType, "--out", out,
+        ])
+        #expect(result.exitCode == 0, "\(result.output)")
+        #expect(try Fixtures.readFile(out) == secret)
+        var info = stat()
+        stat(out, &info)
+        #expect(info.st_mode & 0o777 == 0o600)
+    }
+
+    @Test("a policy violation gives the agent PolicyDeny and the broker log the failing rule")
+    func policyDeny() throws {
+        let environment = try Environment(
+            policy: #"{"default":{"snp":{"measurements":["00"]},"tdx":{"mr_td":["00"]}}}"#)
+        try environment.broker.put("default/test/x", [1, 2, 3])
+        for tee in ["sim-snp", "sim-tdx"] {
+            let result = try environment.ccagent([
+                "fetch", "--broker", environment.broker.url, "--ca", environment.pki.caPEM, "--resource",
+                "default/test/x",
+                "--tee", tee, "--simulator-dir", environment.simulator, "--out", environment.directory + "/out",
+            ])
+            #expect(result.exitCode == 1)
+            #expect(result.output.contains("policy denied"), "\(result.output)")
+        }
+        let log = environment.broker.process.log
+        #expect(log.contains("rule=snp.measurements:"))
+        #expect(log.contains("rule=tdx.mr_td:"))
+        #expect(!FileManager.default.fileExists(atPath: environment.directory + "/out"), "nothing written")
+    }
+
+    @Test("simulated evidence is refused by a broker that does not trust the simulator")
+    func untrustedSimulator() throws {
+        let environment = try Environment()
+        let other = environment.directory + "/other-sim"
+        try Subprocess.run([Binaries.ccagent, "simulator", "init", "--simulator-dir", other]).check()
+        try environment.broker.put("default/test/x", [1])
+        let result = try environment.ccagent([
+            "fetch", "--broker", environment.broker.url, "--ca", environment.pki.caPEM, "--resource", "default/test/x",
+            "--tee", "sim-snp", "--simulator-dir", other, "--out", environment.directory + "/out",
+        ])
+        #expect(result.exitCode == 1)
+        #expect(result.output.contains("did not accept the evidence"), "\(result.output)")
+        #expect(environment.broker.process.log.contains("not a trusted AMD root"))
+    }
+
+    @Test("unlock --all attests once for two volumes and records state.json; status reads it back")
+    func bootUnlock() throws {
+        let environment = try Environment()
+        var images: [String] = []
+        for index in 0..<2 {
+            let image = environment.directory + "/disk\(index).img"
+            let passphrase = environment.directory + "/pass"
+            try FileIO.writeAtomically(path: passphrase, bytes: Array("correct horse".utf8))
+            try Subprocess.run(["/usr/bin/truncate", "-s", "20M", image]).check()
+            try Subprocess.run([
+                "/sbin/cryptsetup", "luksFormat", "--batch-mode", "--type", "luks2", "--pbkdf", "pbkdf2",
+                "--pbkdf-force-iterations", "1000", "--key-file", passphrase, image,
+            ]).check()
+            let secret = environment.directory + "/secret\(index)"
+            try environment.ccagent([
+                "enroll", image, "--broker", environment.broker.url, "--ca", environment.pki.caPEM, "--resource",
+                "default/luks/disk\(index)", "--key-file", passphrase, "--secret-out", secret,
+            ]).check()
+            try environment.broker.put("default/luks/disk\(index)", Fixtures.readFile(secret))
+            images.append(image)
+        }
+        let state = environment.directory + "/state.json"
+        let common = [
+            "--broker", environment.broker.url, "--ca", environment.pki.caPEM, "--tee", "sim-snp", "--simulator-dir",
+            environment.simulator,
+        ]
+        let result = try environment.ccagent(
+            ["unlock", "--all", "--verify-only", "--state-file", state, "--only", images[0], "--only", images[1]]
+                + common)
+        #expect(result.exitCode == 0, "\(result.output)")
+        let recorded = try #require(try BootState.read(from: state))
+        #expect(recorded.outcome == "unlocked")
+        #expect(recorded.volumes.map(\.outcome) == ["unlocked", "unlocked"])
+        #expect(recorded.phases.map(\.name).contains("attest"))
+        let log = environment.broker.process.log
+        #expect(log.components(separatedBy: "attest allow").count - 1 == 1, "one attestation for both volumes")
+        #expect(log.components(separatedBy: "resource allow").count - 1 == 2)
+
+        let status = try environment.ccagent(
+            ["status", "--json", "--state-file", state, "--store", environment.directory + "/store"] + common + images)
+        let json = try JSONDecoder().decode(StatusReport.self, from: Data(status.output.utf8))
+        #expect(json.lastBoot.health == .ok)
+        #expect(json.volumes.facts.count == 2)
+        #expect(status.exitCode == 10, "degraded: the simulator is in use")
+    }
+
+    @Test("broker down: unlock --all gives up within its deadline, records why, and exits for the passphrase prompt")
+    func brokerDown() throws {
+        let environment = try Environment()
+        let image = environment.directory + "/disk.img"
+        let passphrase = environment.directory + "/pass"
+        try FileIO.writeAtomically(path: passphrase, bytes: Array("correct horse".utf8))
+        try Subprocess.run(["/usr/bin/truncate", "-s", "20M", image]).check()
+        try Subprocess.run([
+            "/sbin/cryptsetup", "luksFormat", "--batch-mode", "--type", "luks2", "--pbkdf", "pbkdf2",
+            "--pbkdf-force-iterations", "1000", "--key-file", passphrase, image,
+        ]).check()
+        let dead = "https://127.0.0.1:9"
+        try environment.ccagent([
+            "enroll", image, "--broker", dead, "--resource", "default/luks/d", "--key-file", passphrase, "--secret-out",
+            environment.directory + "/secret",
+        ]).check()
+        let state = environment.directory + "/state.json"
+        let result = try environment.ccagent([
+            "unlock", "--all", "--verify-only", "--state-file", state, "--only", image, "--broker", dead, "--tee",
+            "sim-snp",
+            "--simulator-dir", environment.simulator, "--deadline", "2",
+        ])
+        #expect(result.exitCode == 1)
+        let recorded = try #require(try BootState.read(from: state))
+        #expect(recorded.outcome == "failed")
+        #expect(recorded.volumes.first?.errorCode == "broker.unreachable")
+        let status = try environment.ccagent([
+            "status", "--state-file", state, "--broker", dead, "--tee", "sim-snp", "--simulator-dir",
+            environment.simulator,
+            "--store", environment.directory + "/store",
+        ])
+        #expect(status.exitCode == 11)
+        #expect(status.output.contains("next: check the guest network in the initramfs"))
+        let json = try environment.ccagent([
+            "status", "--json", "--state-file", state, "--broker", dead, "--tee", "sim-snp", "--simulator-dir",
+            environment.simulator, "--store", environment.directory + "/store",
+        ])
+        let schema = Fixtures.repositoryRoot + "/docs/status.schema.json"
+        let check = try Subprocess.run(
+            [
+                "/usr/bin/env", "python3", "-c",
+                "import json,sys,jsonschema; jsonschema.validate(json.loads(sys.stdin.read()), json.load(open(sys.argv[1])))",
+                schema,
+            ], input: Array(json.output.utf8))
+        #expect(check.exitCode == 0, "\(check.output)")
+    }
+
+    @Test("a tampered volume is named by status, with the next step")
+    func statusTampered() throws {
+        let environment = try Environment()
+        let image = environment.directory + "/disk.img"
+        let passphrase = environment.directory + "/pass"
+        try FileIO.writeAtomically(path: passphrase, bytes: Array("correct horse".utf8))
+        try Subprocess.run(["/usr/bin/truncate", "-s", "20M", image]).check()
+        try Subprocess.run([
+            "/sbin/cryptsetup", "luksFormat", "--batch-mode", "--type", "luks2", "--pbkdf", "pbkdf2",
+            "--pbkdf-force-iterations", "1000", "--key-file", passphrase, image,
+        ]).check()
+        try environment.ccagent([
+            "enroll", image, "--broker", environment.broker.url, "--resource", "default/luks/d", "--key-file",
+            passphrase,
+            "--secret-out", environment.directory + "/secret",
+        ]).check()
+        try Subprocess.run([
+            "/usr/bin/env", "python3", Fixtures.repositoryRoot + "/scripts/testing/luks2_tamper.py", image,
+            "segment-cipher",
+            "cipher_null-ecb",
+        ]).check()
+        let status = try environment.ccagent([
+            "status", "--broker", environment.broker.url, "--ca", environment.pki.caPEM, "--tee", "sim-snp",
+            "--simulator-dir", environment.simulator, "--state-file", environment.directory + "/none.json", "--store",
+            environment.directory + "/store", image,
+        ])
+        #expect(status.exitCode == 11)
+        #expect(status.output.contains("cipher_null-ecb"))
+        #expect(status.output.contains("may have been tampered with"))
+    }
+}

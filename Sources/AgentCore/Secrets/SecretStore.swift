@@ -88,7 +88,16 @@ public struct SecretStore: Sendable {
     /// Reads and unseals `name`.
     public func get(name: String, keys: any SealingKeySource) throws -> SecretBytes {
         let blob = try read(name: name)
-        return try blob.open(name: name, sealingKey: try keys.sealingKey(for: blob.policy))
+        let key: SecretBytes
+        do {
+            key = try keys.sealingKey(for: blob.policy)
+        } catch {
+            throw SecretStoreError(
+                .keyUnavailable,
+                "failed to get the sealing key for '\(name)' (\(blob.policy.summary)): \(error) — if this blob was "
+                    + "not sealed with these parameters, it was modified")
+        }
+        return try blob.open(name: name, sealingKey: key)
     }
 
     /// Reads a blob without unsealing it (for `list`).

@@ -90,7 +90,7 @@ public final class Certificate: @unchecked Sendable {
     /// The issuer in RFC 2253 form.
     public var issuer: String { Self.name(X509_get_issuer_name(handle.pointer)) }
 
-    private static func name(_ name: OpaquePointer?) -> String {
+    static func name(_ name: OpaquePointer?) -> String {
         guard let name, let bio = BIO_new(BIO_s_mem()) else { return "" }
         defer { BIO_free(bio) }
         // XN_FLAG_RFC2253 = ASN1_STRFLGS_RFC2253 (0x317) | XN_FLAG_SEP_COMMA_PLUS (0x10000)
@@ -118,7 +118,7 @@ public final class Certificate: @unchecked Sendable {
     /// End of validity.
     public var notAfter: Date { Self.date(X509_get0_notAfter(handle.pointer)) }
 
-    private static func date(_ time: UnsafePointer<ASN1_TIME>?) -> Date {
+    static func date(_ time: UnsafePointer<ASN1_TIME>?) -> Date {
         var tm = tm()
         guard let time, ASN1_TIME_to_tm(time, &tm) == 1 else { return .distantPast }
         return Date(timeIntervalSince1970: TimeInterval(timegm(&tm)))

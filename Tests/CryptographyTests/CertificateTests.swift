@@ -101,3 +101,51 @@ struct CorpusCertificateTests {
         #expect(!ChainVerifier.verify(leaf: vcek, intermediates: [chain[0]], roots: [chain[1]], at: before).isEmpty)
     }
 }
+
+@Suite("Certificate revocation lists")
+struct RevocationListTests {
+    @Test("Intel's PCK Platform CA and Root CA CRLs parse and verify under their issuers")
+    func intelCRLs() throws {
+        let platformChain = try Certificate.parse(
+            pemOrDER: Fixtures.bytes("collateral/intel-pck-platform-ca-chain.pem"))
+        let platformCA = try #require(platformChain.first { $0.subject.contains("PCK Platform CA") })
+        let root = try #require(platformChain.first { $0.subject.contains("Root CA") })
+        let pckCRL = try CertificateRevocationList.parse(
+            pemOrDER: Fixtures.bytes("collateral/intel-pckcrl-platform-2023-06-08.der"))
+        #expect(pckCRL.issuer == platformCA.subject)
+        #expect(pckCRL.revokedCount == 44)
+        #expect(pckCRL.isSignature(issuedBy: platformCA) && !pckCRL.isSignature(issuedBy: root))
+        #expect(pckCRL.thisUpdate == Date(timeIntervalSince1970: 1_686_209_272))  // 2023-06-08T07:27:52Z
+        #expect(pckCRL.nextUpdate == Date(timeIntervalSince1970: 1_688_801_272))  // 2023-07-08T07:27:52Z
+        let rootCRL = try CertificateRevocationList.parse(
+            pemOrDER: Fixtures.bytes("collateral/intel-rootcrl-2023-04-03.der"))
+        #expect(rootCRL.revokedCount == 0 && rootCRL.isSignature(issuedBy: root))
+        #expect(!rootCRL.isRevoked(platformCA))
+        var der = try Fixtures.bytes("collateral/intel-rootcrl-2023-04-03.der")
+        der[40] ^= 0x01
+        if let tampered = try? CertificateRevocationList(der: der) {
+            #expect(!tampered.isSignature(issuedBy: root))
+        }
+        #expect(throws: CryptoError.self) { _ = try CertificateRevocationList(der: [0x30, 0x03, 0x02]) }
+    }
+
+    @Test("a certificate is revoked when the CRL lists its issuer's name and its serial number")
+    func revocationLookup() throws {
+        let crl = try CertificateRevocationList.parse(
+            pemOrDER: Fixtures.bytes("collateral/intel-pckcrl-platform-2023-06-08.der"))
+        let key = try PrivateKey.generateEC(.p256)
+        let issuer = [
+            ("CN", "Intel SGX PCK Platform CA"), ("O", "Intel Corporation"), ("L", "Santa Clara"), ("ST", "CA"),
+            ("C", "US"),
+        ]
+        func certificate(serial: [UInt8]) throws -> Certificate {
+            let now = Date(timeIntervalSince1970: 1_700_000_000)
+            return try CertificateBuilder(
+                subject: [("CN", "Intel SGX PCK Certificate")], serial: serial, notBefore: now, notAfter: now + 60,
+                publicKey: key.publicKey
+            ).sign(issuer: issuer, key: key, alg: .sha256, rsaPSS: false)
+        }
+        #expect(crl.isRevoked(try certificate(serial: hex("6FC34E5023E728923435D61AA4B83C618166AD35"))))
+        #expect(!crl.isRevoked(try certificate(serial: hex("6FC34E5023E728923435D61AA4B83C618166AD36"))))
+    }
+}

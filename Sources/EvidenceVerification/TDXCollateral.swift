@@ -17,13 +17,15 @@ public struct TDXCollateral: Sendable {
     let tcbInfos: [Signed]
     let qeIdentity: Signed?
     let signingChain: [Certificate]
+    let revocationLists: [CertificateRevocationList]
 
-    /// Loads `*tcbinfo*.json`, `*qeidentity*.json` and the TCB signing chain (`*tcb-signing*.pem`)
-    /// from a directory.
+    /// Loads `*tcbinfo*.json`, `*qeidentity*.json`, the TCB signing chain (`*tcb-signing*.pem`) and
+    /// CRLs (`*crl*.der`/`.pem`/`.crl`: PCK Platform/Processor CA, Root CA) from a directory.
     public init(directory: String) throws {
         var infos: [Signed] = []
         var identity: Signed?
         var chain: [Certificate] = []
+        var crls: [CertificateRevocationList] = []
         for name in try FileManager.default.contentsOfDirectory(atPath: directory).sorted() {
             let path = directory + "/" + name
             let lower = name.lowercased()
@@ -33,8 +35,13 @@ public struct TDXCollateral: Sendable {
                 identity = try TDXCollateral.signed(path: path, key: "enclaveIdentity")
             } else if lower.hasSuffix(".pem") && lower.contains("tcb-signing") {
                 chain = try Certificate.parse(pemOrDER: Array(Data(contentsOf: URL(fileURLWithPath: path))))
+            } else if lower.contains("crl") && [".der", ".pem", ".crl"].contains(where: lower.hasSuffix) {
+                crls.append(
+                    try CertificateRevocationList.parse(
+                        pemOrDER: Array(Data(contentsOf: URL(fileURLWithPath: path)))))
             }
         }
+        revocationLists = crls
         tcbInfos = infos
         qeIdentity = identity
         signingChain = chain
@@ -67,9 +74,10 @@ public struct TDXCollateral: Sendable {
     }
 
     /// Checks the collateral's signatures and computes the quote's TCB status.
-    func evaluate(quote: TDXQuote, pck: Certificate, at time: Date) -> (failures: [String], passed: [String]) {
-        var failures: [String] = []
-        var passed: [String] = []
+    func evaluate(
+        quote: TDXQuote, pck: Certificate, chain: [Certificate], at time: Date
+    ) -> (failures: [String], passed: [String]) {
+        var (failures, passed) = checkRevocation(chain: chain, at: time)
         // The signer chains to the pinned Intel root.
         guard let signer = signingChain.first(where: { !$0.isSignature(issuedBy: $0) }),
             let root = signingChain.first(where: { $0.isSignature(issuedBy: $0) }),
@@ -160,6 +168,32 @@ public struct TDXCollateral: Sendable {
 }
 
 extension TDXCollateral {
+    /// Each CRL whose issuer is in the PCK chain: its signature by that issuer, its freshness at `time`,
+    /// and that no certificate of the chain it issued is listed. CRLs of other issuers are not applicable.
+    func checkRevocation(chain: [Certificate], at time: Date) -> (failures: [String], passed: [String]) {
+        var failures: [String] = []
+        var passed: [String] = []
+        for crl in revocationLists {
+            guard let issuer = chain.first(where: { $0.subject == crl.issuer }) else { continue }
+            let name =
+                issuer.subject.split(separator: ",").first { $0.hasPrefix("CN=") }.map(String.init) ?? issuer.subject
+            guard crl.isSignature(issuedBy: issuer) else {
+                failures.append("crl signature: the CRL of '\(name)' does not verify with its certificate")
+                continue
+            }
+            let revoked = chain.filter { $0 !== issuer && $0.issuer == crl.issuer && crl.isRevoked($0) }
+            for certificate in revoked {
+                failures.append("revoked: '\(certificate.subject)' is listed in the CRL of '\(name)'")
+            }
+            if let nextUpdate = crl.nextUpdate, nextUpdate < time {
+                failures.append("collateral: the CRL of '\(name)' expired at \(nextUpdate) (refresh it from Intel PCS)")
+            } else if revoked.isEmpty {
+                passed.append("not revoked (CRL of '\(name)')")
+            }
+        }
+        return (failures, passed)
+    }
+
     /// The TDX module: MRSIGNERSEAM and masked SEAMATTRIBUTES against `tdxModule` (or the matching
     /// `tdxModuleIdentities` entry), and for TDX 1.5 TCB info the module's own TCB level: the identity
     /// "TDX_<TEE_TCB_SVN[1] as 2 hex digits>", first level whose isvsvn ≤ TEE_TCB_SVN[0].

@@ -83,7 +83,7 @@ public enum TDXVerifier {
             failures.append("validity: '\(certificate.subject)' is not valid at \(time)")
         }
         if let collateral {
-            let result = collateral.evaluate(quote: quote, pck: pck, at: time)
+            let result = collateral.evaluate(quote: quote, pck: pck, chain: chain, at: time)
             failures += result.failures
             passed += result.passed
         }

@@ -21,9 +21,15 @@ struct CollateralVector: Sendable, CustomTestStringConvertible {
         // PCK SGX components 3,3,2,… are below every level's 5,5,2,… : Intel's algorithm finds no level.
         CollateralVector(
             quote: "spr-e4-v4-quote.dat",
-            files: ["tdx-tcbinfo-50806f000000-2023-06-18.json", "tdx-qeidentity-2023-06-08.json"],
+            files: [
+                "tdx-tcbinfo-50806f000000-2023-06-18.json", "tdx-qeidentity-2023-06-08.json",
+                "intel-pckcrl-platform-2023-06-08.der", "intel-rootcrl-2023-04-03.der",
+            ],
             at: "2023-07-01T00:00:00Z", failures: ["tcb status: no matching TCB level"],
-            passed: ["QE identity: UpToDate", "collateral signatures", "TDX module identity"]),
+            passed: [
+                "QE identity: UpToDate", "collateral signatures", "TDX module identity",
+                "not revoked (CRL of 'CN=Intel SGX PCK Platform CA')", "not revoked (CRL of 'CN=Intel SGX Root CA')",
+            ]),
         // PCESVN 11 < 13 of the UpToDate level; the module TDX_03 (TEE_TCB_SVN 05 03) is up to date.
         CollateralVector(
             quote: "fmspc00a06d080000-v4-quote.dat",
@@ -69,6 +75,28 @@ struct CollateralStatusTests {
             at: Date("2026-01-15T00:00:00Z", strategy: .iso8601))
         #expect(result.failures.contains { $0.hasPrefix("collateral: TCB info expired") })
         #expect(result.failures.contains { $0.hasPrefix("collateral: QE identity expired") })
+    }
+
+    @Test("a CRL past its nextUpdate, or not signed by its issuer, is rejected naming the CRL")
+    func staleOrForgedCRL() throws {
+        let vector = CollateralVector.all[0]
+        let directory = try vector.collateralDirectory()
+        defer { Fixtures.removeTree(directory) }
+        let quote = try Fixtures.bytes("tdx/" + vector.quote)
+        let late = try EvidenceVerifier.verifyTDX(
+            quote: quote, collateralDirectory: directory, at: Date("2023-07-10T00:00:00Z", strategy: .iso8601))
+        #expect(
+            late.failures.contains { $0.hasPrefix("collateral: the CRL of 'CN=Intel SGX PCK Platform CA' expired") })
+        #expect(!late.failures.contains { $0.contains("CRL of 'CN=Intel SGX Root CA'") })
+        // Flip one bit of the root CRL's signature (its last byte).
+        var crl = try Fixtures.bytes("collateral/intel-rootcrl-2023-04-03.der")
+        crl[crl.count - 1] ^= 0x01
+        try Data(crl).write(to: URL(fileURLWithPath: directory + "/intel-rootcrl-2023-04-03.der"))
+        let forged = try EvidenceVerifier.verifyTDX(
+            quote: quote, collateralDirectory: directory, at: Date(vector.at, strategy: .iso8601))
+        #expect(
+            forged.failures.contains(
+                "crl signature: the CRL of 'CN=Intel SGX Root CA' does not verify with its certificate"))
     }
 
     @Test("an unreadable collateral directory is an unreadable-collateral error")

@@ -79,7 +79,8 @@ struct VerifyTDXCommand: ParsableCommand {
     @Option(help: "The quote (trailing padding is ignored).")
     var quote: String
 
-    @Option(help: "A directory with Intel PCS collateral: *tcbinfo*.json, *qeidentity*.json, *tcb-signing*.pem.")
+    @Option(
+        help: "A directory with Intel PCS collateral: *tcbinfo*.json, *qeidentity*.json, *tcb-signing*.pem, *crl*.der.")
     var collateral: String?
 
     @Option(name: .customLong("event-log"), help: "The CCEL event log data, replayed against RTMR0-3.")

@@ -56,7 +56,10 @@ public enum SNPVerifier {
 
         // 2. Report signature over the raw bytes.
         let (r, s) = report.signatureBigEndian()
-        if leaf.publicKey.verifyECDSA(.sha384, r: r, s: s, data: report.signedBytes) {
+        if report.signatureAlgorithm != 1 {
+            failures.append(
+                "report signature: SIGNATURE_ALGO is \(report.signatureAlgorithm), not 1 (ECDSA P-384 with SHA-384)")
+        } else if leaf.publicKey.verifyECDSA(.sha384, r: r, s: s, data: report.signedBytes) {
             passed.append("report signature")
         } else {
             failures.append("report signature: does not verify with the \(label) '\(leaf.subject)'")

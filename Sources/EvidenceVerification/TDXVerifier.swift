@@ -66,7 +66,9 @@ public enum TDXVerifier {
             passed.append("pck chain to an explicitly trusted root '\(root.subject)'")
             summary.simulated = root.subject.contains("SIMULATED")
         } else {
-            failures.append("root: '\(root.subject)' is not the Intel SGX Root CA (SPKI SHA-256 \(fingerprint))")
+            failures.append(
+                "root: '\(root.subject)' is not the Intel SGX Root CA (SPKI SHA-256 \(fingerprint)); "
+                    + "pass --trust-root only for roots you trust, such as the simulator's")
         }
         // Walk leaf → root by signatures (chains are short: leaf, platform/processor CA, root).
         var current = pck

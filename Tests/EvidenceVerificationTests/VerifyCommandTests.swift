@@ -15,6 +15,7 @@ struct VerifyJSON: Decodable {
         var type: String
         var version: Int
         var reportData: String
+        var simulated: Bool?
         // SNP
         var vmpl: Int?
         var policy: UInt64?
@@ -32,7 +33,7 @@ struct VerifyJSON: Decodable {
         var teeTCBSVN: String?
 
         enum CodingKeys: String, CodingKey {
-            case type, version, vmpl, policy, measurement, rtmr, xfam
+            case type, version, vmpl, policy, measurement, rtmr, xfam, simulated
             case reportData = "report_data"
             case hostData = "host_data"
             case chipID = "chip_id"
@@ -131,6 +132,47 @@ struct VerifyCommandTests {
         ])
         #expect(outOfDate.exitCode == 2)
         #expect(try document(outOfDate.output).failures == ["tcb status: OutOfDate"])
+    }
+
+    @Test("simulated SNP and TDX evidence is trusted only with the simulator's roots passed as --trust-root")
+    func simulator() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { Fixtures.removeTree(directory) }
+        let state = ["--simulator-dir", directory + "/state"]
+        try #require(try Subprocess.run([ccagent, "simulator", "init"] + state).exitCode == 0)
+        let roots = try Subprocess.run([ccagent, "simulator", "roots"] + state)
+        try #require(roots.exitCode == 0)
+        let rootsFile = directory + "/roots.pem"
+        let start = roots.output.firstRange(of: "-----BEGIN")?.lowerBound ?? roots.output.startIndex
+        let pem = roots.output[start...]
+        try Data(pem.utf8).write(to: URL(fileURLWithPath: rootsFile))
+        let report = directory + "/report.bin"
+        let certificates = directory + "/certs.pem"
+        let quote = directory + "/quote.bin"
+        try #require(
+            try Subprocess.run(
+                [ccagent, "report", "generate", "--tee", "sim-snp", "--out", report, "--certs-out", certificates]
+                    + state
+            ).exitCode == 0)
+        try #require(
+            try Subprocess.run([ccagent, "report", "generate", "--tee", "sim-tdx", "--out", quote] + state).exitCode
+                == 0)
+
+        let snpUntrusted = try run(["snp", "--report", report, "--cert", certificates, "--json"])
+        #expect(snpUntrusted.exitCode == 2)
+        #expect(try document(snpUntrusted.output).failures.map { String($0.prefix(4)) } == ["ark:"])
+        let snpTrusted = try run([
+            "snp", "--report", report, "--cert", certificates, "--trust-root", rootsFile, "--json",
+        ])
+        #expect(snpTrusted.exitCode == 0, "\(snpTrusted.output)")
+        #expect(try document(snpTrusted.output).evidence.simulated == true)
+
+        let tdxUntrusted = try run(["tdx", "--quote", quote, "--json"])
+        #expect(tdxUntrusted.exitCode == 2)
+        #expect(try document(tdxUntrusted.output).failures.map { String($0.prefix(5)) } == ["root:"])
+        let tdxTrusted = try run(["tdx", "--quote", quote, "--trust-root", rootsFile, "--json"])
+        #expect(tdxTrusted.exitCode == 0, "\(tdxTrusted.output)")
+        #expect(try document(tdxTrusted.output).evidence.simulated == true)
     }
 
     @Test("unreadable input exits 3 with a message; a bad --at is a usage error (64)")

@@ -20,8 +20,10 @@ public final class BackgroundProcess: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         let argv = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
+        var attributes = Subprocess.cleanSignalAttributes()
+        defer { posix_spawnattr_destroy(&attributes) }
         var child: pid_t = 0
-        let rc = posix_spawn(&child, arguments[0], &actions, nil, argv, environ)
+        let rc = posix_spawn(&child, arguments[0], &actions, &attributes, argv, environ)
         guard rc == 0 else { throw FixtureError(message: "failed to spawn \(arguments[0]): \(rc)") }
         pid = child
     }
@@ -39,6 +41,7 @@ public final class BackgroundProcess: @unchecked Sendable {
             if current.contains(text) { return current }
             var status: Int32 = 0
             if waitpid(pid, &status, WNOHANG) == pid {
+                reaped = true
                 throw FixtureError(message: "process exited before '\(text)': \(current)")
             }
             usleep(50_000)
@@ -47,11 +50,16 @@ public final class BackgroundProcess: @unchecked Sendable {
         throw FixtureError(message: "timed out waiting for '\(text)': \(log)")
     }
 
+    private var reaped = false
+
     public func stop() {
+        guard !reaped else { return }
+        reaped = true
         kill(pid, SIGTERM)
         var status: Int32 = 0
         for _ in 0..<100 {
-            if waitpid(pid, &status, WNOHANG) == pid { return }
+            let result = waitpid(pid, &status, WNOHANG)
+            if result == pid || result < 0 { return }
             usleep(20_000)
         }
         kill(pid, SIGKILL)

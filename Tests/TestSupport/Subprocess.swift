@@ -12,15 +12,34 @@ public enum Subprocess {
         public var output: String
     }
 
+    /// Spawn attributes giving the child an empty signal mask and default handlers (the test runner
+    /// blocks signals in its threads; a child inheriting that would ignore SIGTERM).
+    public static func cleanSignalAttributes() -> posix_spawnattr_t {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGTERM, SIGINT, SIGPIPE, SIGHUP] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        return attributes
+    }
+
     /// Runs `arguments` (argv[0] is a path) with optional extra environment and stdin bytes; waits.
     public static func run(
         _ arguments: [String], environment: [String: String] = [:], input: [UInt8] = []
     ) throws -> Result {
         var outPipe: [Int32] = [0, 0]
         var inPipe: [Int32] = [0, 0]
+        // O_CLOEXEC: other children spawned concurrently (tests run in parallel) must not inherit these
+        // pipes, or this read would wait for them to exit.
         guard pipe(&outPipe) == 0, pipe(&inPipe) == 0 else {
             throw FixtureError(message: "failed to create a pipe: errno \(errno)")
         }
+        for fd in outPipe + inPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -46,8 +65,10 @@ public enum Subprocess {
             argv.forEach { free($0) }
             envp.forEach { free($0) }
         }
+        var attributes = cleanSignalAttributes()
+        defer { posix_spawnattr_destroy(&attributes) }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, arguments[0], &actions, nil, argv, envp)
+        let rc = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, envp)
         close(outPipe[1])
         close(inPipe[0])
         guard rc == 0 else {

@@ -110,7 +110,7 @@ public struct CertificateBuilder {
         return try Certificate(handle: owner)
     }
 
-    private static func fill(_ name: OpaquePointer?, _ entries: [(String, String)]) throws {
+    static func fill(_ name: OpaquePointer?, _ entries: [(String, String)]) throws {
         guard let name else { throw CryptoError(.internalFailure, "failed to get a certificate name") }
         for (field, value) in entries {
             let bytes = Array(value.utf8)

@@ -20,12 +20,15 @@ public enum EvidenceVerifier {
     ///   - report: the report bytes as received (never re-encoded: the signature covers these bytes).
     ///   - certificates: VCEK/VLEK, ASK/ASVK and ARK certificates from files the user passes.
     ///   - trustRoots: extra roots to trust besides AMD's pinned ARKs (e.g. the simulator's); only when passed.
+    ///   - revocationLists: AMD KDS CRLs (DER or PEM), checked when their issuer is in the chain.
     ///   - time: the time certificate validity is checked at.
     public static func verifySNP(
-        report: [UInt8], certificates: [NamedBytes], trustRoots: [NamedBytes] = [], at time: Date
+        report: [UInt8], certificates: [NamedBytes], trustRoots: [NamedBytes] = [],
+        revocationLists: [NamedBytes] = [], at time: Date
     ) throws(VerificationError) -> VerificationResult {
         let parsed: SNPReport
         var embedded: [Certificate] = []
+        var crls: [CertificateRevocationList] = []
         do {
             if report.count > SNPReport.size {
                 parsed = try SNPReport(parsing: Array(report[0..<SNPReport.size]))
@@ -39,6 +42,13 @@ public enum EvidenceVerifier {
                     }
                     embedded.append(certificate)
                 }
+                for entry in table.entries where entry.kind == .crl {
+                    guard let crl = try? CertificateRevocationList(der: entry.der) else {
+                        throw VerificationError(
+                            .unreadableCertificate, "failed to read the CRL in the report's certificate table")
+                    }
+                    crls.append(crl)
+                }
             } else {
                 parsed = try SNPReport(parsing: report)
             }
@@ -49,7 +59,17 @@ public enum EvidenceVerifier {
         }
         let given = try loadCertificates(certificates, what: "certificate")
         let roots = try loadCertificates(trustRoots, what: "trust root")
-        return SNPVerifier.verify(report: parsed, certificates: embedded + given, extraRoots: roots, at: time)
+        for file in revocationLists {
+            do {
+                crls.append(try CertificateRevocationList.parse(pemOrDER: file.bytes))
+            } catch {
+                throw VerificationError(
+                    .unreadableCertificate, "failed to read CRL file '\(file.name)': it is neither a PEM nor a DER CRL",
+                    underlying: error)
+            }
+        }
+        return SNPVerifier.verify(
+            report: parsed, certificates: embedded + given, extraRoots: roots, revocationLists: crls, at: time)
     }
 
     /// Verifies a TDX quote (v4 or v5; trailing padding is ignored). The PCK chain comes from the quote's

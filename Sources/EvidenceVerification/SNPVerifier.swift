@@ -24,7 +24,8 @@ public enum SNPVerifier {
     }
 
     public static func verify(
-        report: SNPReport, certificates: [Certificate], extraRoots: [Certificate] = [], at time: Date
+        report: SNPReport, certificates: [Certificate], extraRoots: [Certificate] = [],
+        revocationLists: [CertificateRevocationList] = [], at time: Date
     ) -> VerificationResult {
         var failures: [String] = []
         var passed: [String] = []
@@ -94,6 +95,12 @@ public enum SNPVerifier {
                     "validity: '\(certificate.subject)' is not valid at \(time) (\(certificate.notBefore)…\(certificate.notAfter))"
                 )
             }
+            if let intermediate {
+                let revocation = checkRevocation(
+                    chain: [leaf, intermediate, root], revocationLists: revocationLists, at: time)
+                failures += revocation.failures
+                passed += revocation.passed
+            }
         } else {
             failures.append("\(label.lowercased()) chain: no self-signed ARK certificate signed the intermediate")
         }
@@ -129,5 +136,34 @@ public enum SNPVerifier {
             }
         }
         return VerificationResult(failures: failures, passed: passed, summary: .snp(summary))
+    }
+
+    /// AMD KDS CRLs (`/vcek/v1/{product}/crl`, signed by the ARK; they list revoked ASKs/ASVKs): each CRL
+    /// whose issuer is in the chain must verify with that issuer and be fresh at `time`, and must not list
+    /// a certificate of the chain. CRLs of other issuers are not applicable and ignored.
+    static func checkRevocation(
+        chain: [Certificate], revocationLists: [CertificateRevocationList], at time: Date
+    ) -> (failures: [String], passed: [String]) {
+        var failures: [String] = []
+        var passed: [String] = []
+        for crl in revocationLists {
+            guard let issuer = chain.first(where: { $0.subject == crl.issuer }) else { continue }
+            let name =
+                issuer.subject.split(separator: ",").first { $0.hasPrefix("CN=") }.map(String.init) ?? issuer.subject
+            guard crl.isSignature(issuedBy: issuer) else {
+                failures.append("crl signature: the CRL of '\(name)' does not verify with its certificate")
+                continue
+            }
+            let revoked = chain.filter { $0 !== issuer && $0.issuer == crl.issuer && crl.isRevoked($0) }
+            for certificate in revoked {
+                failures.append("revoked: '\(certificate.subject)' is listed in the CRL of '\(name)'")
+            }
+            if let nextUpdate = crl.nextUpdate, nextUpdate < time {
+                failures.append("crl: the CRL of '\(name)' expired at \(nextUpdate) (fetch a current one from AMD KDS)")
+            } else if revoked.isEmpty {
+                passed.append("not revoked (CRL of '\(name)')")
+            }
+        }
+        return (failures, passed)
     }
 }

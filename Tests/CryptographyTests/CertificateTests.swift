@@ -148,4 +148,26 @@ struct RevocationListTests {
         #expect(crl.isRevoked(try certificate(serial: hex("6FC34E5023E728923435D61AA4B83C618166AD35"))))
         #expect(!crl.isRevoked(try certificate(serial: hex("6FC34E5023E728923435D61AA4B83C618166AD36"))))
     }
+
+    @Test("a built CRL round-trips through DER and PEM-less parsing and verifies only under its signer")
+    func builtCRL() throws {
+        let key = try PrivateKey.generateEC(.p384)
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let crl = try CertificateRevocationList.sign(
+            issuer: [("CN", "Test CA")], revokedSerialNumbers: [[1], [0x01, 0x00], [0xFF]], thisUpdate: now,
+            nextUpdate: now + 86400, key: key, alg: .sha384, rsaPSS: false)
+        let parsed = try CertificateRevocationList.parse(pemOrDER: crl.der)
+        #expect(parsed.der == crl.der && parsed.revokedCount == 3 && parsed.issuer == "CN=Test CA")
+        #expect(parsed.thisUpdate == now && parsed.nextUpdate == now + 86400)
+        var builder = CertificateBuilder(
+            subject: [("CN", "Test CA")], serial: [5], notBefore: now, notAfter: now + 60, publicKey: key.publicKey)
+        builder.basicConstraints(ca: true)
+        let ca = try builder.sign(issuer: [("CN", "Test CA")], key: key, alg: .sha384, rsaPSS: false)
+        #expect(parsed.isSignature(issuedBy: ca))
+        let other = try PrivateKey.generateEC(.p384)
+        let impostor = try CertificateBuilder(
+            subject: [("CN", "Test CA")], serial: [5], notBefore: now, notAfter: now + 60, publicKey: other.publicKey
+        ).sign(issuer: [("CN", "Test CA")], key: other, alg: .sha384, rsaPSS: false)
+        #expect(!parsed.isSignature(issuedBy: impostor))
+    }
 }

@@ -55,6 +55,9 @@ struct VerifySNPCommand: ParsableCommand {
         help: "VCEK/VLEK, ASK/ASVK or ARK certificates: a PEM bundle, a DER file, or a directory of them.")
     var certificates: [String] = []
 
+    @Option(name: .customLong("crl"), help: "AMD KDS CRLs (DER or PEM, e.g. /vcek/v1/Milan/crl), repeatable.")
+    var revocationLists: [String] = []
+
     @OptionGroup var options: VerificationOptions
 
     func run() throws {
@@ -63,7 +66,8 @@ struct VerifySNPCommand: ParsableCommand {
         do {
             result = try EvidenceVerifier.verifySNP(
                 report: readInput(report), certificates: certificates.flatMap(readCertificateFiles),
-                trustRoots: options.trustRoots.flatMap(readCertificateFiles), at: time)
+                trustRoots: options.trustRoots.flatMap(readCertificateFiles),
+                revocationLists: revocationLists.flatMap(readCertificateFiles), at: time)
         } catch {
             printError("ccagent: \(error)")
             throw ExitCode.unreadableInput

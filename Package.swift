@@ -114,6 +114,9 @@ let package = Package(
         .executableTarget(
             name: "VerifyBenchmark", dependencies: ["EvidenceVerification"], path: "Benchmarks/VerifyBenchmark",
             swiftSettings: strict),
+        .executableTarget(
+            name: "UnlockBenchmark", dependencies: ["Cryptsetup", "KBSProtocol", "SecureMemory"],
+            path: "Benchmarks/UnlockBenchmark", swiftSettings: strict),
 
         // MARK: Tests.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),

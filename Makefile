@@ -73,6 +73,9 @@ install: release units
 fmt:
 	$(SWIFT) format --in-place --recursive Package.swift Sources Tests
 
+bench: setup
+	scripts/bench/run.sh
+
 demo: build
 	scripts/demo.sh "$$($(SWIFT) build --show-bin-path)"
 

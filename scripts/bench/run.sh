@@ -4,7 +4,6 @@
 # Measures medians and spreads over repeated runs; never run from the tests.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-root=$(pwd)
 work=$(mktemp -d /tmp/ccagent-bench.XXXXXX)
 broker_pid=
 cleanup() {

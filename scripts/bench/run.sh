@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2129  # sections are appended to the results file as they are measured
 # SPDX-License-Identifier: Apache-2.0
 # `make bench`: release builds, then every benchmark, written to BENCHMARKS.md (regenerated).
 # Measures medians and spreads over repeated runs; never run from the tests.
@@ -96,4 +97,16 @@ PY
         --tee sim-snp --simulator-dir "$work/sim" --out "$work/out" 2>&1 >/dev/null | tail -1)
     echo "| peak RSS of \`ccagent fetch\` (sim-snp, TLS) | $((rss / 1024)) MiB | 25 MB |"
 } >>"$out"
+cat >>"$out" <<'NOTE'
+
+## Budgets missed, by how much, and why
+
+Rows above a budget are reported as measured. The fetch time (budget 30 ms) is a whole process: the
+Swift runtime start, libcurl/OpenSSL initialisation and a TLS handshake, P-256 key generation, the
+simulator signing a report (ECDSA P-384) and the broker verifying an RSA-4096 PSS chain — on a
+2-core machine shared with other work. Reusing one process for several volumes (`unlock --all`
+attests once) amortises all but the resource round trip. Peak RSS is dominated by the mapped
+shared libraries (libcrypto, libcurl and its ~45 dependencies from Debian's OpenSSL-flavoured
+build); a libcurl built without LDAP/SSH/RTMP/IDN would cut both the mapped size and the start-up.
+NOTE
 echo "wrote $out" >&2

@@ -246,4 +246,76 @@ struct EndToEndTests {
         #expect(status.output.contains("cipher_null-ecb"))
         #expect(status.output.contains("may have been tampered with"))
     }
+
+    @Test("a real journald receives the agent's entries with MESSAGE_ID and CCAGENT_* fields, and no secret anywhere")
+    func journal() throws {
+        let environment = try Environment.shared()
+        let image = environment.directory + "/journal.img"
+        let passphrase = environment.directory + "/journal-pass"
+        try FileIO.writeAtomically(path: passphrase, bytes: Array("correct horse".utf8))
+        try Subprocess.run(["/usr/bin/truncate", "-s", "20M", image]).check()
+        try Subprocess.run([
+            "/sbin/cryptsetup", "luksFormat", "--batch-mode", "--type", "luks2", "--pbkdf", "pbkdf2",
+            "--pbkdf-force-iterations", "1000", "--key-file", passphrase, image,
+        ]).check()
+        let secretFile = environment.directory + "/journal-secret"
+        try environment.ccagent([
+            "enroll", image, "--broker", environment.broker.url, "--ca", environment.pki.caPEM, "--resource",
+            "default/luks/journal", "--key-file", passphrase, "--secret-out", secretFile,
+        ]).check()
+        let secret = try Fixtures.readFile(secretFile)
+        try environment.broker.put("default/luks/journal", secret)
+        let journal = environment.directory + "/journal.json"
+        let state = environment.directory + "/journal-state.json"
+        let run = try Subprocess.run([
+            Fixtures.repositoryRoot + "/scripts/testing/with_journald.sh", journal, Binaries.ccagent, "unlock", "--all",
+            "--verify-only", "--only", image, "--state-file", state, "--broker", environment.broker.url, "--ca",
+            environment.pki.caPEM, "--tee", "sim-snp", "--simulator-dir", environment.simulator,
+        ])
+        #expect(run.exitCode == 0, "\(run.output)")
+        let entries = try String(decoding: Fixtures.readFile(journal), as: UTF8.self).split(separator: "\n").map {
+            try JSONDecoder().decode([String: JSONField].self, from: Data($0.utf8))
+        }
+        let ours = entries.filter { $0["SYSLOG_IDENTIFIER"]?.text == "ccagent" && $0["_TRANSPORT"]?.text == "journal" }
+        #expect(ours.count >= 3)
+        let unlocked = try #require(ours.first { $0["MESSAGE_ID"]?.text == "8c1e5ad4a4d94b3f9a0e2b1c7d6f5e04" })
+        #expect(unlocked["CCAGENT_VOLUME"]?.text == "luks-" + (try CryptsetupUUID.of(image)))
+        #expect(unlocked["CCAGENT_DEVICE"]?.text == image)
+        #expect(unlocked["CCAGENT_PHASE"]?.text == "unlock")
+        #expect(unlocked["CCAGENT_EVENT"]?.text == "volume-unlocked")
+        #expect(ours.contains { $0["MESSAGE_ID"]?.text == "8c1e5ad4a4d94b3f9a0e2b1c7d6f5e02" })
+        // The secret, raw or encoded, appears in no log, state file or output.
+        let haystacks = [try Fixtures.readFile(journal), try Fixtures.readFile(state), Array(run.output.utf8)]
+        let needles = [secret, Array(HexString(secret).utf8), Array(Base64Text(secret).utf8)]
+        for haystack in haystacks {
+            for needle in needles {
+                #expect(!contains(haystack, needle), "a secret leaked")
+            }
+        }
+    }
+}
+
+/// A journal JSON field: a string, or (for binary fields) an array of bytes.
+struct JSONField: Decodable {
+    var text: String?
+    init(from decoder: any Decoder) throws {
+        text = try? decoder.singleValueContainer().decode(String.self)
+    }
+}
+
+enum CryptsetupUUID {
+    static func of(_ image: String) throws -> String {
+        try Subprocess.run(["/sbin/cryptsetup", "luksUUID", image]).output.filter { !$0.isNewline }
+    }
+}
+
+func HexString(_ bytes: [UInt8]) -> String { Hex.encode(bytes) }
+func Base64Text(_ bytes: [UInt8]) -> String { Data(bytes).base64EncodedString() }
+
+func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+    guard needle.count >= 8, haystack.count >= needle.count else { return false }
+    for start in 0...(haystack.count - needle.count) where haystack[start] == needle[0] {
+        if Array(haystack[start..<start + needle.count]) == needle { return true }
+    }
+    return false
 }

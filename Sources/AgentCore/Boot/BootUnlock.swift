@@ -83,6 +83,7 @@ public enum BootUnlock {
         }
         log.info(
             "boot unlock started (deadline \(configuration.deadlineSeconds) s)", metadata: ["event": "unlock-started"])
+        log[metadataKey: "phase"] = "discover"
         notifier.status("discovering volumes")
 
         let entries = VolumeInventory.scan(request.devices, crypttab: request.crypttab).filter { $0.binding != nil }
@@ -93,6 +94,7 @@ public enum BootUnlock {
         }
 
         // Platform and attestation: once, for every volume.
+        log[metadataKey: "phase"] = "attest"
         notifier.status("attesting")
         let factors: AttestedFactors
         do {
@@ -136,6 +138,7 @@ public enum BootUnlock {
             return finish("failed")
         }
 
+        log[metadataKey: "phase"] = "unlock"
         notifier.status("unlocking \(entries.count) volume(s)")
         for entry in entries {
             let volumeClock = Stopwatch()

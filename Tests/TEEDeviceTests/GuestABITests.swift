@@ -130,3 +130,21 @@ func writeText(_ path: String, _ content: String) throws {
     defer { close(fd) }
     _ = content.withCString { write(fd, $0, strlen($0)) }
 }
+
+@Suite("RTMR extension")
+struct RTMRTests {
+    @Test("extending writes exactly the 48-byte SHA-384 of the event at offset 0; bad indexes are refused")
+    func extend() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { Fixtures.removeTree(directory) }
+        try writeText(directory + "/rtmr2:sha384", "")
+        try writeText(directory + "/rtmr3:sha384", "")
+        #expect(RTMR.isAvailable(directory: directory))
+        try RTMR.extend(index: 3, event: Array("ccagent:unlocked:abc".utf8), directory: directory)
+        let written = try Fixtures.readFile(directory + "/rtmr3:sha384")
+        let expected = try Subprocess.run(["/bin/sh", "-c", "printf '%s' 'ccagent:unlocked:abc' | sha384sum"]).output
+        #expect(HexString.encode(written) == String(expected.prefix(96)))
+        #expect(throws: DeviceError.self) { try RTMR.extend(index: 4, event: [], directory: directory) }
+        #expect(throws: DeviceError.self) { try RTMR.extend(index: 0, event: [], directory: directory) }
+    }
+}

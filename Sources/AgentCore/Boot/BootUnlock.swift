@@ -158,6 +158,14 @@ public enum BootUnlock {
                     device: entry.device, name: request.verifyOnly ? nil : entry.name, configuredBroker: broker,
                     factors: factors)
                 let result = outcome.alreadyActive ? "already-active" : "unlocked"
+                if !outcome.alreadyActive && !request.verifyOnly && RTMR.isAvailable() {
+                    // Later attestations can tell "initramfs before unlock" from "running on volume X".
+                    do {
+                        try RTMR.extend(index: 3, event: Array("ccagent:unlocked:\(entry.uuid)".utf8))
+                    } catch {
+                        volumeLog.warning("failed to extend RTMR3: \(error), continuing")
+                    }
+                }
                 volumes.append(
                     .init(
                         device: entry.device, name: entry.name, uuid: entry.uuid, outcome: result,

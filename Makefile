@@ -35,6 +35,7 @@ test: setup lint
 	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
 	$(SWIFT) test --skip-build $(SWIFT_FLAGS)
 	scripts/demo.sh "$$($(SWIFT) build --show-bin-path)" >/dev/null
+	scripts/fuzz.sh 10
 
 lint: verify-units
 	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests
@@ -72,6 +73,9 @@ install: release units
 
 fmt:
 	$(SWIFT) format --in-place --recursive Package.swift Sources Tests
+
+fuzz: setup
+	CCAGENT_FUZZ_RESULTS=FUZZING.md scripts/fuzz.sh 120
 
 bench: setup
 	scripts/bench/run.sh

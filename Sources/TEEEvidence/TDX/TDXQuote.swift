@@ -190,8 +190,10 @@ public struct TDXQuote: Sendable, Equatable {
                 "failed to read TDX quote: certification data type \(certificationType) is not 6 (QE report)")
         }
         let outerSize = Int(try r.u32("certification data size"))
-        guard r.offset + outerSize <= signatureEnd else {
-            throw EvidenceError(.malformed, "failed to read TDX quote: certification data overruns the signature data")
+        let certificationEnd = r.offset + outerSize
+        guard certificationEnd == signatureEnd else {
+            throw EvidenceError(
+                .malformed, "failed to read TDX quote: the certification data size does not match the signature data length")
         }
         qeReport = QEReport(raw: try r.bytes(384, "QE report"))
         qeReportSignature = try r.bytes(64, "QE report signature")
@@ -204,10 +206,10 @@ public struct TDXQuote: Sendable, Equatable {
         }
         let chainSize = Int(try r.u32("PCK chain size"))
         pckChain = try r.bytes(chainSize, "PCK chain")
-        guard r.offset <= signatureEnd else {
-            throw EvidenceError(.malformed, "failed to read TDX quote: certification data overruns the signature data")
+        guard r.offset == certificationEnd else {
+            throw EvidenceError(
+                .malformed, "failed to read TDX quote: the QE certification data does not fill its declared size exactly")
         }
-        try r.skip(to: signatureEnd)
         signedBytes = Array(bytes[0..<signedEnd])
         rawBytes = Array(bytes[0..<signatureEnd])
     }

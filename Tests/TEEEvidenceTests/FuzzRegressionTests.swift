@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: Apache-2.0
+// Inputs the fuzzers found, committed under Tests/Regression/fuzz: each is now rejected or round-trips.
+
+import Testing
+import TestSupport
+
+@testable import TEEEvidence
+
+@Suite("Fuzz regressions")
+struct FuzzRegressionTests {
+    static let directory = Fixtures.repositoryRoot + "/Tests/Regression/fuzz/evidence"
+
+    @Test("a TDX quote with slack inside its certification data is refused instead of mis-serializing")
+    func certificationSlack() throws {
+        let bytes = try Fixtures.readFile(Self.directory + "/tdx-quote-slack-in-certification-data")
+        if let quote = try? TDXQuote(parsing: bytes) {
+            #expect(quote.serialize() == quote.rawBytes)
+        } else {
+            #expect(throws: EvidenceError.self) { try TDXQuote(parsing: bytes) }
+        }
+    }
+}

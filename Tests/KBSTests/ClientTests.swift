@@ -6,6 +6,12 @@ import KBSProtocol
 import TestSupport
 import Testing
 
+extension Subprocess.Result {
+    func check() throws {
+        guard exitCode == 0 else { throw FixtureError(message: output) }
+    }
+}
+
 /// A stub KBS in one mode, with its own test CA.
 final class StubKBS: @unchecked Sendable {
     let directory: String
@@ -54,6 +60,22 @@ struct ClientTests {
         #expect(try client.fetch(resource).unsafeCopyToArray() == Array("stub-secret-value".utf8))
         #expect(try client.fetch(resource).unsafeCopyToArray() == Array("stub-secret-value".utf8))
         #expect(client.attestationCount == 1, "one attestation reused for several resources")
+    }
+
+    @Test(
+        "ccagent fetch gets the right bytes with simulated SNP evidence, with each key type",
+        arguments: ["p256", "p521", "rsa"])
+    func fetchSimulatedSNP(keyType: String) throws {
+        let kbs = try StubKBS()
+        let simulator = kbs.directory + "/sim"
+        try Subprocess.run([Binaries.ccagent, "simulator", "init", "--simulator-dir", simulator]).check()
+        let out = kbs.directory + "/out"
+        let result = try Subprocess.run([
+            Binaries.ccagent, "fetch", "--broker", kbs.url, "--ca", kbs.pki.caPEM, "--resource", "default/test/key",
+            "--tee", "sim-snp", "--simulator-dir", simulator, "--key-type", keyType, "--out", out,
+        ])
+        #expect(result.exitCode == 0, "\(result.output)")
+        #expect(try Fixtures.readFile(out) == Array("stub-secret-value".utf8))
     }
 
     @Test(

@@ -119,3 +119,27 @@ struct SimulatorTests {
         #expect(throws: DeviceError(.simulatorState, "")) { _ = try SimulatorState.load(directory: "/nonexistent/sim") }
     }
 }
+
+@Suite("TDX simulator")
+struct TDXSimulatorTests {
+    @Test("its quote verifies with the simulator's root (ours and an independent Python verifier), not without")
+    func quoteVerifies() throws {
+        let state = SharedSimulators.first
+        let evidence = try SimulatedTDXDevice(state: state).evidence(reportData: [9, 8, 7], vmpl: 0)
+        let quote = try TDXQuote(parsing: evidence.bytes)
+        #expect(Array(quote.body.reportData.prefix(3)) == [9, 8, 7])
+        #expect(quote.serialize() == evidence.bytes)
+        let roots = try Certificate.parse(pemOrDER: Array(state.rootsPEM.utf8))
+        #expect(TDXVerifier.verify(quote: quote, extraRoots: roots, at: Date()).failures == [])
+        #expect(!TDXVerifier.verify(quote: quote, at: Date()).trusted)
+        let directory = try Fixtures.temporaryDirectory()
+        defer { Fixtures.removeTree(directory) }
+        try Data(evidence.bytes).write(to: URL(fileURLWithPath: directory + "/quote.dat"))
+        try Data(state.tdxRoot.pem.utf8).write(to: URL(fileURLWithPath: directory + "/root.pem"))
+        let result = try Subprocess.run([
+            "/usr/bin/env", "python3", Fixtures.repositoryRoot + "/scripts/testing/verify_tdx_quote.py",
+            directory + "/quote.dat", directory + "/root.pem",
+        ])
+        #expect(result.exitCode == 0 && result.output.contains("OK"), "\(result.output)")
+    }
+}

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Inputs the fuzzers found, committed under Tests/Regression/fuzz: each is now rejected or round-trips.
 
-import Testing
 import TestSupport
+import Testing
 
 @testable import TEEEvidence
 

@@ -193,7 +193,8 @@ public struct TDXQuote: Sendable, Equatable {
         let certificationEnd = r.offset + outerSize
         guard certificationEnd == signatureEnd else {
             throw EvidenceError(
-                .malformed, "failed to read TDX quote: the certification data size does not match the signature data length")
+                .malformed,
+                "failed to read TDX quote: the certification data size does not match the signature data length")
         }
         qeReport = QEReport(raw: try r.bytes(384, "QE report"))
         qeReportSignature = try r.bytes(64, "QE report signature")
@@ -208,7 +209,8 @@ public struct TDXQuote: Sendable, Equatable {
         pckChain = try r.bytes(chainSize, "PCK chain")
         guard r.offset == certificationEnd else {
             throw EvidenceError(
-                .malformed, "failed to read TDX quote: the QE certification data does not fill its declared size exactly")
+                .malformed,
+                "failed to read TDX quote: the QE certification data does not fill its declared size exactly")
         }
         signedBytes = Array(bytes[0..<signedEnd])
         rawBytes = Array(bytes[0..<signatureEnd])

@@ -111,3 +111,38 @@ struct StatusReportTests {
 private struct JSONAny: Decodable {
     init(from decoder: any Decoder) throws {}
 }
+
+@Suite("Status probe")
+struct StatusProbeTests {
+    @Test("no TEE: the platform section is broken, names what it checked, and suggests the simulator for development")
+    func noTEE() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { Fixtures.removeTree(directory) }
+        var configuration = AgentConfiguration()
+        configuration.tee = .auto
+        let report = StatusProbe.run(
+            StatusRequest(
+                configuration: configuration, trust: .systemCAs, statePath: directory + "/none.json",
+                secretStore: directory + "/store", devices: [directory + "/none.img"]))
+        #expect(report.verdict == .broken)
+        let finding = try #require(report.platform.findings.first { $0.code == "tee.unavailable" })
+        #expect(finding.message.contains("/dev/sev-guest") && finding.message.contains("/dev/tdx_guest"))
+        #expect(report.evidence.health == .broken)
+        #expect(report.broker.findings.first?.code == "broker.unconfigured")
+    }
+
+    @Test("a last boot refused by the broker's policy points at the reference values")
+    func refusedByPolicy() {
+        let state = BootState(
+            startedAt: "2026-11-24T10:00:00Z", bootPhase: "initrd", tee: "snp", broker: "https://kbs:8443",
+            outcome: "failed",
+            phases: [
+                .init(
+                    name: "attest", outcome: "failed", durationMilliseconds: 40, errorCode: "broker.policy-deny",
+                    message: "the broker's policy denied this resource")
+            ], volumes: [], totalMilliseconds: 41)
+        let text = StatusSection.lastBoot(state).findings.map { "\($0.message) → \($0.hint)" }.joined()
+        #expect(text.contains("policy denied"))
+        #expect(text.contains("update the reference values"))
+    }
+}

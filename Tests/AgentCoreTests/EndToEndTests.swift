@@ -293,6 +293,41 @@ struct EndToEndTests {
             }
         }
     }
+    @Test("an independently written KBS client behaves the same against ccbroker and the independent KBS")
+    func crossImplementation() throws {
+        let environment = try Environment.shared()
+        try environment.broker.put("default/cross/key", Array("cross".utf8))
+        let stub = try BackgroundProcess(
+            [
+                "/usr/bin/env", "python3", Fixtures.repositoryRoot + "/scripts/testing/stub_kbs.py", "--cert",
+                environment.pki.serverCertificate, "--key", environment.pki.serverKey, "--resource",
+                "default/cross/key=cross",
+            ], logPath: environment.directory + "/stub.log")
+        defer { stub.stop() }
+        let stubLog = try stub.waitFor("listening on https://")
+        let stubURL = String(
+            stubLog.split(separator: "\n").first { $0.hasPrefix("listening on ") }?.dropFirst(13) ?? "")
+        var outcomes: [String] = []
+        for url in [environment.broker.url, stubURL] {
+            let result = try Subprocess.run([
+                "/usr/bin/env", "python3", Fixtures.repositoryRoot + "/scripts/bench/load.py", url,
+                environment.pki.caPEM,
+                "default/cross/key", "5",
+            ])
+            #expect(result.exitCode == 0, "\(result.output)")
+            let summary = try JSONDecoder().decode([String: JSONNumberOrText].self, from: Data(result.output.utf8))
+            outcomes.append("ok=\(summary["ok"]?.number ?? -1) errors=\(summary["errors"]?.number ?? -1)")
+        }
+        #expect(outcomes == ["ok=5 errors=0", "ok=5 errors=0"])
+    }
+}
+
+/// A JSON value that is a number (or anything else, ignored).
+struct JSONNumberOrText: Decodable {
+    var number: Int?
+    init(from decoder: any Decoder) throws {
+        number = try? decoder.singleValueContainer().decode(Int.self)
+    }
 }
 
 /// A journal JSON field: a string, or (for binary fields) an array of bytes.

@@ -144,26 +144,8 @@ public enum SNPVerifier {
     static func checkRevocation(
         chain: [Certificate], revocationLists: [CertificateRevocationList], at time: Date
     ) -> (failures: [String], passed: [String]) {
-        var failures: [String] = []
-        var passed: [String] = []
-        for crl in revocationLists {
-            guard let issuer = chain.first(where: { $0.subject == crl.issuer }) else { continue }
-            let name =
-                issuer.subject.split(separator: ",").first { $0.hasPrefix("CN=") }.map(String.init) ?? issuer.subject
-            guard crl.isSignature(issuedBy: issuer) else {
-                failures.append("crl signature: the CRL of '\(name)' does not verify with its certificate")
-                continue
-            }
-            let revoked = chain.filter { $0 !== issuer && $0.issuer == crl.issuer && crl.isRevoked($0) }
-            for certificate in revoked {
-                failures.append("revoked: '\(certificate.subject)' is listed in the CRL of '\(name)'")
-            }
-            if let nextUpdate = crl.nextUpdate, nextUpdate < time {
-                failures.append("crl: the CRL of '\(name)' expired at \(nextUpdate) (fetch a current one from AMD KDS)")
-            } else if revoked.isEmpty {
-                passed.append("not revoked (CRL of '\(name)')")
-            }
+        RevocationCheck.check(chain: chain, revocationLists: revocationLists, at: time) { name, date in
+            "crl: the CRL of '\(name)' expired at \(date) (fetch a current one from AMD KDS)"
         }
-        return (failures, passed)
     }
 }

@@ -171,27 +171,9 @@ extension TDXCollateral {
     /// Each CRL whose issuer is in the PCK chain: its signature by that issuer, its freshness at `time`,
     /// and that no certificate of the chain it issued is listed. CRLs of other issuers are not applicable.
     func checkRevocation(chain: [Certificate], at time: Date) -> (failures: [String], passed: [String]) {
-        var failures: [String] = []
-        var passed: [String] = []
-        for crl in revocationLists {
-            guard let issuer = chain.first(where: { $0.subject == crl.issuer }) else { continue }
-            let name =
-                issuer.subject.split(separator: ",").first { $0.hasPrefix("CN=") }.map(String.init) ?? issuer.subject
-            guard crl.isSignature(issuedBy: issuer) else {
-                failures.append("crl signature: the CRL of '\(name)' does not verify with its certificate")
-                continue
-            }
-            let revoked = chain.filter { $0 !== issuer && $0.issuer == crl.issuer && crl.isRevoked($0) }
-            for certificate in revoked {
-                failures.append("revoked: '\(certificate.subject)' is listed in the CRL of '\(name)'")
-            }
-            if let nextUpdate = crl.nextUpdate, nextUpdate < time {
-                failures.append("collateral: the CRL of '\(name)' expired at \(nextUpdate) (refresh it from Intel PCS)")
-            } else if revoked.isEmpty {
-                passed.append("not revoked (CRL of '\(name)')")
-            }
+        RevocationCheck.check(chain: chain, revocationLists: revocationLists, at: time) { name, date in
+            "collateral: the CRL of '\(name)' expired at \(date) (refresh it from Intel PCS)"
         }
-        return (failures, passed)
     }
 
     /// The TDX module: MRSIGNERSEAM and masked SEAMATTRIBUTES against `tdxModule` (or the matching

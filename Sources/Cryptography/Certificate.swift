@@ -124,11 +124,6 @@ public final class Certificate: @unchecked Sendable {
         return Date(timeIntervalSince1970: TimeInterval(timegm(&tm)))
     }
 
-    /// The subject public key, or nil when OpenSSL cannot read it.
-    public var subjectPublicKey: PublicKey? {
-        X509_get_pubkey(handle.pointer).map { PublicKey(handle: PKeyHandle($0)) }
-    }
-
     /// The signature algorithm's dotted OID (e.g. 1.2.840.113549.1.1.10 for RSASSA-PSS).
     public var signatureAlgorithmOID: String {
         let nid = X509_get_signature_nid(handle.pointer)

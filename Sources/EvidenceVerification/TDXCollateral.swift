@@ -81,8 +81,7 @@ public struct TDXCollateral: Sendable {
         // The signer chains to the pinned Intel root.
         guard let signer = signingChain.first(where: { !$0.isSignature(issuedBy: $0) }),
             let root = signingChain.first(where: { $0.isSignature(issuedBy: $0) }),
-            signer.isSignature(issuedBy: root), HexString.encode(root.spkiSHA256) == TrustAnchors.intelSGXRootCA,
-            let signerKey = signer.subjectPublicKey
+            signer.isSignature(issuedBy: root), HexString.encode(root.spkiSHA256) == TrustAnchors.intelSGXRootCA
         else {
             return (
                 [
@@ -91,7 +90,7 @@ public struct TDXCollateral: Sendable {
             )
         }
         func verified(_ document: Signed) -> Bool {
-            signerKey.verifyECDSA(
+            signer.publicKey.verifyECDSA(
                 .sha256, r: Array(document.signature[0..<32]), s: Array(document.signature[32...]),
                 data: document.signedBytes)
         }

@@ -44,9 +44,8 @@ public enum TDXVerifier {
             return VerificationResult(failures: failures, passed: passed, summary: .tdx(summary))
         }
         let qeSignature = quote.qeReportSignature
-        if let pckKey = pck.subjectPublicKey,
-            pckKey.verifyECDSA(
-                .sha256, r: Array(qeSignature[0..<32]), s: Array(qeSignature[32..<64]), data: quote.qeReport.raw)
+        if pck.publicKey.verifyECDSA(
+            .sha256, r: Array(qeSignature[0..<32]), s: Array(qeSignature[32..<64]), data: quote.qeReport.raw)
         {
             passed.append("QE report signature by the PCK")
         } else {

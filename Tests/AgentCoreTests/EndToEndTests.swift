@@ -32,6 +32,19 @@ final class Environment: @unchecked Sendable {
         broker = try BrokerProcess(pki: pki, directory: directory, extraArguments: arguments)
     }
 
+    /// A fresh 20 MiB LUKS2 image (cheap pbkdf2 passphrase keyslot); returns its path and passphrase file.
+    func makeImage(_ name: String) throws -> (image: String, passphrase: String) {
+        let image = directory + "/\(name).img"
+        let passphrase = directory + "/\(name)-pass"
+        try FileIO.writeAtomically(path: passphrase, bytes: Array("correct horse".utf8))
+        try Subprocess.run(["/usr/bin/truncate", "-s", "20M", image]).check()
+        try Subprocess.run([
+            "/sbin/cryptsetup", "luksFormat", "--batch-mode", "--type", "luks2", "--pbkdf", "pbkdf2",
+            "--pbkdf-force-iterations", "1000", "--key-file", passphrase, image,
+        ]).check()
+        return (image, passphrase)
+    }
+
     func ccagent(_ arguments: [String]) throws -> Subprocess.Result {
         try Subprocess.run([Binaries.ccagent] + arguments, environment: ["HOME": directory])
     }
@@ -128,14 +141,7 @@ struct EndToEndTests {
         let environment = try Environment()
         var images: [String] = []
         for index in 0..<2 {
-            let image = environment.directory + "/disk\(index).img"
-            let passphrase = environment.directory + "/pass"
-            try FileIO.writeAtomically(path: passphrase, bytes: Array("correct horse".utf8))
-            try Subprocess.run(["/usr/bin/truncate", "-s", "20M", image]).check()
-            try Subprocess.run([
-                "/sbin/cryptsetup", "luksFormat", "--batch-mode", "--type", "luks2", "--pbkdf", "pbkdf2",
-                "--pbkdf-force-iterations", "1000", "--key-file", passphrase, image,
-            ]).check()
+            let (image, passphrase) = try environment.makeImage("disk\(index)")
             let secret = environment.directory + "/secret\(index)"
             try environment.ccagent([
                 "enroll", image, "--broker", environment.broker.url, "--ca", environment.pki.caPEM, "--resource",
@@ -172,14 +178,7 @@ struct EndToEndTests {
     @Test("broker down: unlock --all gives up within its deadline, records why, and exits for the passphrase prompt")
     func brokerDown() throws {
         let environment = try Environment()
-        let image = environment.directory + "/disk.img"
-        let passphrase = environment.directory + "/pass"
-        try FileIO.writeAtomically(path: passphrase, bytes: Array("correct horse".utf8))
-        try Subprocess.run(["/usr/bin/truncate", "-s", "20M", image]).check()
-        try Subprocess.run([
-            "/sbin/cryptsetup", "luksFormat", "--batch-mode", "--type", "luks2", "--pbkdf", "pbkdf2",
-            "--pbkdf-force-iterations", "1000", "--key-file", passphrase, image,
-        ]).check()
+        let (image, passphrase) = try environment.makeImage("disk")
         let dead = "https://127.0.0.1:9"
         try environment.ccagent([
             "enroll", image, "--broker", dead, "--resource", "default/luks/d", "--key-file", passphrase, "--secret-out",
@@ -219,14 +218,7 @@ struct EndToEndTests {
     @Test("a tampered volume is named by status, with the next step")
     func statusTampered() throws {
         let environment = try Environment()
-        let image = environment.directory + "/disk.img"
-        let passphrase = environment.directory + "/pass"
-        try FileIO.writeAtomically(path: passphrase, bytes: Array("correct horse".utf8))
-        try Subprocess.run(["/usr/bin/truncate", "-s", "20M", image]).check()
-        try Subprocess.run([
-            "/sbin/cryptsetup", "luksFormat", "--batch-mode", "--type", "luks2", "--pbkdf", "pbkdf2",
-            "--pbkdf-force-iterations", "1000", "--key-file", passphrase, image,
-        ]).check()
+        let (image, passphrase) = try environment.makeImage("disk")
         try environment.ccagent([
             "enroll", image, "--broker", environment.broker.url, "--resource", "default/luks/d", "--key-file",
             passphrase,
@@ -250,14 +242,7 @@ struct EndToEndTests {
     @Test("a real journald receives the agent's entries with MESSAGE_ID and CCAGENT_* fields, and no secret anywhere")
     func journal() throws {
         let environment = try Environment.shared()
-        let image = environment.directory + "/journal.img"
-        let passphrase = environment.directory + "/journal-pass"
-        try FileIO.writeAtomically(path: passphrase, bytes: Array("correct horse".utf8))
-        try Subprocess.run(["/usr/bin/truncate", "-s", "20M", image]).check()
-        try Subprocess.run([
-            "/sbin/cryptsetup", "luksFormat", "--batch-mode", "--type", "luks2", "--pbkdf", "pbkdf2",
-            "--pbkdf-force-iterations", "1000", "--key-file", passphrase, image,
-        ]).check()
+        let (image, passphrase) = try environment.makeImage("journal")
         let secretFile = environment.directory + "/journal-secret"
         try environment.ccagent([
             "enroll", image, "--broker", environment.broker.url, "--ca", environment.pki.caPEM, "--resource",

@@ -75,7 +75,7 @@ fmt:
 	$(SWIFT) format --in-place --recursive Package.swift Sources Tests
 
 fuzz: setup
-	CCAGENT_FUZZ_RESULTS=FUZZING.md scripts/fuzz.sh 120
+	CCAGENT_FUZZ_RESULTS=FUZZING.md scripts/fuzz.sh 160
 
 bench: setup
 	scripts/bench/run.sh

@@ -36,7 +36,7 @@ run() { # target, seed directories...
 }
 results=()
 
-mkdir -p "$out/evidence" "$out/json" "$out/config" "$out/seeds-evidence" "$out/seeds-json"
+mkdir -p "$out/evidence" "$out/json" "$out/config" "$out/luks" "$out/seeds-evidence" "$out/seeds-json" "$out/seeds-luks" "$out/modules"
 cp "$corpus_root"/snp/*report.bin "$corpus_root"/tdx/*quote.dat "$corpus_root"/tdx/azure-tdreport.bin "$out/seeds-evidence/"
 head -c 20000 "$corpus_root/tdx/gcp-cos113-ccel-data.dat" >"$out/seeds-evidence/ccel.bin"
 cp "$corpus_root"/collateral/*.json "$out/seeds-json/"
@@ -44,9 +44,23 @@ build evidence Sources/TEEEvidence/*.swift Sources/TEEEvidence/*/*.swift
 build json Sources/CanonicalJSON/*.swift
 build config Sources/AgentCore/Configuration/AgentConfiguration.swift Sources/AgentCore/Support/FileIO.swift \
     Sources/AgentCore/Support/Hex.swift
+# The LUKS target imports CanonicalJSON as a module of its own, as in the package.
+swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name CanonicalJSON -emit-module \
+    -emit-module-path "$out/modules/CanonicalJSON.swiftmodule" -c Sources/CanonicalJSON/*.swift \
+    -o "$out/modules/CanonicalJSON.o" 2>/dev/null
+build luks -I "$out/modules" "$out/modules/CanonicalJSON.o" Sources/LUKSBinding/CCAgentToken.swift \
+    Sources/LUKSBinding/BindingError.swift Sources/LUKSBinding/HeaderPolicy.swift
+printf '%s' '{"type":"ccagent","keyslots":["1"],"version":1,"binding":"broker","keyslot":1,"state":"enrolled","broker":"https://kbs:8443","resource":"default/luks/root","mac":"0000000000000000000000000000000000000000000000000000000000000000"}' \
+    >"$out/seeds-luks/token.json"
+truncate -s 20M "$out/seed.img"
+printf 'seed' >"$out/seed.pass"
+cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 --key-file "$out/seed.pass" "$out/seed.img"
+cryptsetup luksDump --dump-json-metadata "$out/seed.img" >"$out/seeds-luks/header.json"
+rm -f "$out/seed.img" "$out/seed.pass"
 run evidence "$(pwd)/$out/seeds-evidence"
 run json "$(pwd)/$out/seeds-json"
 run config
+run luks "$(pwd)/$out/seeds-luks"
 
 if [[ ${CCAGENT_FUZZ_RESULTS:-} != "" ]]; then
     {

@@ -116,3 +116,10 @@ public enum GuestABI {
 
     public static var requestNumbers: [String: UInt] { GuestSyscalls.requestNumbers }
 }
+
+/// Process controls that go through the shim.
+public enum ProcessControls {
+    /// PR_SET_DUMPABLE 0: the kernel writes no core dump and refuses same-uid ptrace. Returns 0 or -errno.
+    @discardableResult
+    public static func disableDumping() -> Int32 { cca_disable_dumping() }
+}

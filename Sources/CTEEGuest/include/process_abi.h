@@ -1,0 +1,9 @@
+// SPDX-License-Identifier: Apache-2.0
+// Process controls Swift cannot call directly (prctl is variadic).
+#ifndef CCA_PROCESS_ABI_H
+#define CCA_PROCESS_ABI_H
+
+/// prctl(PR_SET_DUMPABLE, 0): no core dumps, and no ptrace attach by same-uid processes. 0 or -errno.
+int cca_disable_dumping(void);
+
+#endif

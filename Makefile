@@ -11,7 +11,7 @@ DESTDIR      ?=
 SWIFT_FLAGS  ?=
 RELEASE_FLAGS = -c release --static-swift-stdlib -Xswiftc -gnone
 
-.PHONY: help setup build release test check fmt lint demo bench e2e fuzz install clean units verify-units
+.PHONY: help setup build release test check fmt lint demo bench e2e fuzz install install-agent clean units verify-units
 
 help:
 	@echo "make demo     - the main job: broker + LUKS2 image + enroll + unlock on the simulator"
@@ -59,9 +59,14 @@ verify-units: build
 	done
 	systemd-analyze verify --man=no .build/units-check/*.service
 
-install: release units
-	install -D -m 0755 "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/ccagent" "$(DESTDIR)$(BINDIR)/ccagent"
+# install-agent is what a guest image needs (the e2e boot proof stages it); install adds the broker.
+install: install-agent
+	$(SWIFT) build $(RELEASE_FLAGS) $(SWIFT_FLAGS) --product ccbroker
 	install -D -m 0755 "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/ccbroker" "$(DESTDIR)$(BINDIR)/ccbroker"
+
+install-agent: setup units
+	$(SWIFT) build $(RELEASE_FLAGS) $(SWIFT_FLAGS) --product ccagent
+	install -D -m 0755 "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/ccagent" "$(DESTDIR)$(BINDIR)/ccagent"
 	install -D -m 0644 .build/units/ccagent-unlock.service "$(DESTDIR)$(UNITDIR)/ccagent-unlock.service"
 	install -D -m 0644 .build/units/ccagent.service "$(DESTDIR)$(UNITDIR)/ccagent.service"
 	install -D -m 0644 systemd/ccagent.catalog "$(DESTDIR)$(PREFIX)/lib/systemd/catalog/ccagent.catalog"

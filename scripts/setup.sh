@@ -12,7 +12,15 @@ packages=(
 )
 if [[ "${CCAGENT_SETUP_E2E:-0}" == 1 ]]; then
     # the QEMU boot proof: kernel, initramfs builders, emulator
-    packages+=(qemu-system-x86 dracut-core initramfs-tools-core busybox cpio kmod e2fsprogs)
+    packages+=(qemu-system-x86 dracut-core dracut-network initramfs-tools-core cryptsetup-initramfs busybox cpio kmod
+        e2fsprogs socat)
+fi
+if [[ "${CCAGENT_SETUP_BENCH:-0}" == 1 ]]; then
+    # make bench: the clevis + tang peer, timing and plotting tools, initramfs builder for the size
+    # comparison. Never the `dracut` package (it conflicts with initramfs-tools): clevis-dracut, which
+    # depends on it, is unpacked into a cache by scripts/bench/clevis-dracut.sh instead.
+    packages+=(clevis clevis-luks clevis-systemd tang jose hyperfine time gnuplot-nox
+        dracut-core dracut-network cpio kmod cryptsetup-bin)
 fi
 
 # Python modules the test servers and validators use (stub KBS, JSON schema checks).

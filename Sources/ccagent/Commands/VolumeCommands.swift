@@ -126,6 +126,8 @@ struct UnlockCommand: ParsableCommand {
     var stateFile: String = BootState.defaultPath
     @Option(help: "With --all: only these devices instead of scanning (repeatable).")
     var only: [String] = []
+    @Option(help: "With --all: the crypttab that names the mappings (initramfs-tools: /cryptroot/crypttab).")
+    var crypttab: String = "/etc/crypttab"
 
     func validate() throws {
         guard all == (device == nil) else { throw ValidationError("give a DEVICE, or --all (not both)") }
@@ -143,8 +145,8 @@ struct UnlockCommand: ParsableCommand {
             let trust = (try? brokerOptions.endpoint(configuration))?.trust ?? .systemCAs
             let state = BootUnlock.run(
                 BootUnlockRequest(
-                    configuration: configuration, trust: trust, devices: only, statePath: stateFile,
-                    verifyOnly: verifyOnly),
+                    configuration: configuration, trust: trust, devices: only, crypttab: crypttab,
+                    statePath: stateFile, verifyOnly: verifyOnly),
                 logger: Logger(label: "ccagent"))
             print(
                 "boot unlock: \(state.outcome) (\(state.volumes.count) volume(s), \(Int(state.totalMilliseconds)) ms)")

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Boot-path unlock and peak RSS, ccagent against clevis + tang, on one LUKS2 image (one luksFormat,
+# default argon2id slot 0, copied before each tool enrolls so neither pays for the other's keyslot).
+# Usage: scripts/bench/peer.sh BIN_DIR BROKER_URL CA_PEM SIM_DIR RESOURCES_DIR WORKDIR
+# Prints a Markdown section; writes WORKDIR/peer.json (hyperfine samples, RSS samples).
+# Tang runs on 127.0.0.1 under scripts/bench/tang_inetd.py (Debian's tangd is socket-activated).
+# Repetitions: CCAGENT_BENCH_RUNS scales them (default 1).
+set -euo pipefail
+bin=$1 url=$2 ca=$3 sim=$4 res=$5 work=$6
+here=$(cd "$(dirname "$0")" && pwd)
+mkdir -p "$work"
+inetd_pid=
+cleanup() {
+    if [[ -n $inetd_pid ]]; then kill "$inetd_pid" 2>/dev/null || true; wait "$inetd_pid" 2>/dev/null || true; fi
+}
+trap cleanup EXIT
+scale=${CCAGENT_BENCH_RUNS:-1}
+
+# One LUKS2 image as `cryptsetup luksFormat` makes it by default (argon2id slot 0, benchmarked cost).
+truncate -s 32M "$work/base.img"
+printf 'correct horse battery staple' >"$work/pass"
+cryptsetup luksFormat --batch-mode --type luks2 --key-file "$work/pass" "$work/base.img"
+cp "$work/base.img" "$work/ccagent.img"
+cp "$work/base.img" "$work/clevis.img"
+
+# ccagent: its own keyslot (pbkdf2-sha512, 1000 it., priority prefer) and token; secret at the broker.
+"$bin/ccagent" enroll "$work/ccagent.img" --broker "$url" --ca "$ca" --resource default/bench/luks --bind broker \
+    --key-file "$work/pass" --secret-out "$work/volume-secret" >/dev/null
+"$bin/ccbroker" resource put --resources "$res" default/bench/luks --in "$work/volume-secret" >/dev/null
+rm -f "$work/volume-secret"
+
+# tang on 127.0.0.1, and clevis bound to it (its keyslot: pbkdf2-sha256, 1000 it., priority normal).
+mkdir -p "$work/tangdb"
+/usr/libexec/tangd-keygen "$work/tangdb"
+python3 "$here/tang_inetd.py" "$work/tang.port" "$work/tangdb" &
+inetd_pid=$!
+for _ in $(seq 1 100); do [[ -s $work/tang.port ]] && break; sleep 0.1; done
+tang=http://127.0.0.1:$(cat "$work/tang.port")
+clevis luks bind -y -d "$work/clevis.img" -k "$work/pass" tang "{\"url\":\"$tang\"}"
+slot=$(cryptsetup luksDump --dump-json-metadata "$work/clevis.img" |
+    python3 -c 'import json,sys; t=json.load(sys.stdin)["tokens"]; print(next(v["keyslots"][0] for v in t.values() if v["type"]=="clevis"))')
+# clevis's best tuning: its keyslot tried first by every CRYPT_ANY_SLOT unlock.
+cp "$work/clevis.img" "$work/clevis-prio.img"
+cryptsetup config --priority prefer --key-slot "$slot" "$work/clevis-prio.img"
+
+cc_args=("$bin/ccagent" unlock "$work/ccagent.img" --broker "$url" --ca "$ca" --tee sim-snp --simulator-dir "$sim" --verify-only)
+cc_cmd="${cc_args[*]}" # no spaces in these paths; hyperfine -N splits it back into words
+clevis_script() { # what clevis-luks-askpass does per device: decrypt the token, answer the passphrase prompt
+    echo ". clevis-luks-common-functions; clevis_luks_unlock_device $1 | cryptsetup open --test-passphrase -d - $1"
+}
+boot_script=$(clevis_script "$work/clevis.img")
+prio_script=$(clevis_script "$work/clevis-prio.img")
+boot_cmd="bash -c '$boot_script'"
+prio_cmd="bash -c '$prio_script'"
+
+# Median and spread: hyperfine, no intermediate shell (bash is part of clevis's real path), every
+# run must succeed. Warm-up runs fill the page cache for both sides alike.
+hyperfine -N --style none --warmup 3 --runs $((30 * scale)) --export-json "$work/hf-ccagent.json" "$cc_cmd" >&2
+hyperfine -N --style none --warmup 2 --runs $((20 * scale)) --export-json "$work/hf-prio.json" "$prio_cmd" >&2
+hyperfine -N --style none --warmup 1 --runs $((8 * scale)) --export-json "$work/hf-boot.json" "$boot_cmd" >&2
+
+# Peak RSS (GNU time: ru_maxrss of the largest process in the tree, no cgroup needed).
+rss() { # N COMMAND...
+    local n=$1
+    shift
+    for _ in $(seq 1 "$n"); do
+        /usr/bin/time -f '%M' -o "$work/rss.one" "$@" >/dev/null 2>&1
+        cat "$work/rss.one"
+    done
+}
+rss $((7 * scale)) "${cc_args[@]}" >"$work/rss-ccagent.txt"
+rss $((5 * scale)) bash -c "$prio_script" >"$work/rss-prio.txt"
+rss $((3 * scale)) bash -c "$boot_script" >"$work/rss-boot.txt"
+
+python3 "$here/peer_report.py" "$work" "$(dpkg-query -W -f='${Version}' clevis)" "$(dpkg-query -W -f='${Version}' tang)" \
+    "$(cryptsetup --version | awk '{print $2}')" "$(hyperfine --version | awk '{print $2}')"

@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Summarises scripts/bench/peer.sh's hyperfine and GNU time samples as Markdown; writes peer.json.
+
+Usage: peer_report.py WORKDIR CLEVIS_VERSION TANG_VERSION CRYPTSETUP_VERSION HYPERFINE_VERSION
+"""
+import json
+import statistics
+import sys
+
+work, clevis_v, tang_v, cs_v, hf_v = sys.argv[1:6]
+
+
+def quantile(xs, q):
+    """Linear-interpolation quantile of a sorted list."""
+    xs = sorted(xs)
+    pos = (len(xs) - 1) * q
+    lo = int(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def timing(name):
+    result = json.load(open(f"{work}/hf-{name}.json"))["results"][0]
+    ms = [t * 1000 for t in result["times"]]
+    return {"median": statistics.median(ms), "p10": quantile(ms, 0.1), "p90": quantile(ms, 0.9),
+            "min": min(ms), "max": max(ms), "runs": len(ms), "samples_ms": ms}
+
+
+def rss(name):
+    kib = [int(line) for line in open(f"{work}/rss-{name}.txt") if line.strip()]
+    return {"median_kib": statistics.median(kib), "min_kib": min(kib), "max_kib": max(kib), "runs": len(kib),
+            "samples_kib": kib}
+
+
+rows = {
+    "ccagent": ("ccagent `unlock --verify-only` (sim-snp evidence, ccbroker over TLS; its keyslot only)",),
+    "prio": ("clevis + tang, best tuning (clevis keyslot priority prefer)",),
+    "boot": ("clevis + tang, boot configuration (priority normal: argon2id slot 0 tried first)",),
+}
+t = {k: timing(k) for k in rows}
+r = {k: rss(k) for k in rows}
+json.dump({"timing": t, "rss": r}, open(f"{work}/peer.json", "w"), indent=1)
+
+print("\n## Boot-path unlock, side by side with clevis + tang (process start included)\n")
+print("One `cryptsetup luksFormat` image (LUKS2, 32 MiB, default argon2id slot 0 with the cost cryptsetup")
+print("benchmarks on this machine), copied before each tool enrolls its own keyslot. ccagent: `ccagent unlock IMG")
+print("--verify-only --tee sim-snp` against ccbroker on 127.0.0.1 over TLS (one RCAR attestation, one resource,")
+print("header MAC, libcryptsetup on the token's keyslot). clevis: what `clevis-luks-askpass` does per device,")
+print("`bash -c '. clevis-luks-common-functions; clevis_luks_unlock_device IMG | cryptsetup open --test-passphrase")
+print(f"-d - IMG'`, against tang on 127.0.0.1 (tangd under an inetd). clevis {clevis_v}, tang {tang_v},")
+print(f"cryptsetup {cs_v}, hyperfine {hf_v} (`-N`, warm-up runs first; every run must succeed).\n")
+print("| path | median ms | p10–p90 ms | min–max ms | runs | peak RSS (median, min–max) |")
+print("|---|---:|---:|---:|---:|---:|")
+for k, (label,) in rows.items():
+    x, m = t[k], r[k]
+    print(f"| {label} | {x['median']:.1f} | {x['p10']:.1f}–{x['p90']:.1f} | {x['min']:.1f}–{x['max']:.1f} | "
+          f"{x['runs']} | {m['median_kib'] / 1024:.1f} MiB ({m['min_kib'] / 1024:.1f}–{m['max_kib'] / 1024:.1f}, "
+          f"{m['runs']} runs) |")
+print("\n| pair | ratio of medians | conservative–optimistic (their p10 / our p90 – their p90 / our p10) |")
+print("|---|---:|---:|")
+for k, label in (("prio", "clevis best tuning / ccagent"), ("boot", "clevis boot configuration / ccagent")):
+    a, b = t[k], t["ccagent"]
+    print(f"| {label} | {a['median'] / b['median']:.1f}x | {a['p10'] / b['p90']:.1f}x – {a['p90'] / b['p10']:.1f}x |")
+print("\nPeak RSS is GNU time's maximum resident set of the largest process in the tree (for clevis, the")
+print("`cryptsetup` in the pipeline; bash, jose and curl are smaller), not a sum over the pipeline.")
+
+# A picture: medians with p10–p90 bars, log scale, written next to this script for BENCHMARKS.md.
+with open(f"{work}/unlock.dat", "w") as f:
+    for i, (k, label) in enumerate((("ccagent", "ccagent"), ("prio", "clevis best tuning"),
+                                    ("boot", "clevis boot config"))):
+        x = t[k]
+        f.write(f'{i} "{label}" {x["median"]:.2f} {x["p10"]:.2f} {x["p90"]:.2f}\n')

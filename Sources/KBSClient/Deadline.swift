@@ -24,7 +24,7 @@ public struct Deadline: Sendable {
     }
 
     /// Sleeps for `seconds`, but never past the deadline.
-    func sleep(_ seconds: Double) {
+    public func sleep(_ seconds: Double) {
         let duration = min(seconds, remaining)
         guard duration > 0 else { return }
         var request = timespec(tv_sec: Int(duration), tv_nsec: Int((duration - Double(Int(duration))) * 1e9))

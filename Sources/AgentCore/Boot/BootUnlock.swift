@@ -86,6 +86,9 @@ public enum BootUnlock {
         log[metadataKey: "phase"] = "discover"
         notifier.status("discovering volumes")
 
+        if request.devices.isEmpty {
+            waitForBootVolumes(request, deadline: started, log: log)
+        }
         let entries = VolumeInventory.scan(request.devices, crypttab: request.crypttab).filter { $0.binding != nil }
         phases.append(.init(name: "discover", outcome: "ok", durationMilliseconds: clock.lap()))
         guard !entries.isEmpty else {
@@ -200,6 +203,26 @@ public enum BootUnlock {
                 "\(failed) volume(s) left for the passphrase prompt", metadata: ["event": "fallback-to-passphrase"])
         }
         return finish(failed == 0 ? "unlocked" : (failed == volumes.count ? "failed" : "partial"))
+    }
+
+    /// In early boot the agent can start before udev has created the disks: wait (within the
+    /// deadline) for the volumes the kernel command line and crypttab say the boot needs.
+    static func waitForBootVolumes(_ request: BootUnlockRequest, deadline: Deadline, log: Logger) {
+        let expected = request.configuration.bootVolumeUUIDs.union(
+            VolumeInventory.crypttabUUIDs(crypttab: request.crypttab))
+        var missing = expected.subtracting(VolumeInventory.presentUUIDs())
+        guard !missing.isEmpty else { return }
+        log.info("waiting for LUKS device(s) \(missing.sorted().joined(separator: ", ")) to appear")
+        while !missing.isEmpty && !deadline.hasPassed {
+            deadline.sleep(0.1)
+            missing.subtract(VolumeInventory.presentUUIDs())
+        }
+        if !missing.isEmpty {
+            let names = missing.sorted().joined(separator: ", ")
+            log.warning(
+                "LUKS device(s) \(names) did not appear before the deadline; check that the disk is attached and that rd.luks.uuid= or crypttab names the right UUID"
+            )
+        }
     }
 
     /// The stable code of an error, for state.json, the journal and `status` hints.

@@ -39,6 +39,9 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var simulatorDirectory = AgentConfiguration.defaultSimulatorDirectory
     /// `ccagent.disable` on the kernel command line: the boot unlock does nothing and says so.
     public var disabled = false
+    /// LUKS UUIDs (lower case) the boot needs, from `rd.luks.uuid=`, `rd.luks.name=`, `luks.uuid=`,
+    /// `luks.name=` and `cryptopts=source=UUID=`: the boot unlock waits for these devices to appear.
+    public var bootVolumeUUIDs: Set<String> = []
     /// Problems found while reading; each names the file or source, the line and what was ignored.
     public var warnings: [String] = []
 
@@ -83,6 +86,10 @@ extension AgentConfiguration {
     /// Applies `ccagent.*` parameters from a kernel command line; other parameters are ignored.
     public mutating func apply(kernelCommandLine: String) {
         for word in kernelCommandLine.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }) {
+            if let uuid = AgentConfiguration.bootVolumeUUID(String(word)) {
+                bootVolumeUUIDs.insert(uuid)
+                continue
+            }
             guard word.hasPrefix("ccagent.") else { continue }
             let parameter = word.dropFirst("ccagent.".count)
             if parameter == "disable" {
@@ -98,6 +105,25 @@ extension AgentConfiguration {
             let mapped = key == "timeout" ? "deadline" : key
             set(key: mapped, value: value, origin: "kernel command line 'ccagent.\(key)'")
         }
+    }
+
+    /// The LUKS UUID a systemd (`rd.luks.*`, `luks.*`) or initramfs-tools (`cryptopts=`) parameter names.
+    static func bootVolumeUUID(_ word: String) -> String? {
+        var value: Substring
+        if let prefix = ["rd.luks.uuid=", "luks.uuid=", "rd.luks.name=", "luks.name="].first(where: word.hasPrefix) {
+            value = word.dropFirst(prefix.count)
+            if prefix.hasSuffix("name=") { value = value.prefix { $0 != "=" } }
+            if value.hasPrefix("luks-") { value = value.dropFirst(5) }
+        } else if word.hasPrefix("cryptopts=") {
+            guard let source = word.dropFirst(10).split(separator: ",").first(where: { $0.hasPrefix("source=UUID=") })
+            else { return nil }
+            value = source.dropFirst("source=UUID=".count)
+        } else {
+            return nil
+        }
+        let uuid = value.lowercased()
+        let isUUID = uuid.count == 36 && uuid.allSatisfy { $0.isHexDigit || $0 == "-" }
+        return isUUID ? uuid : nil
     }
 
     private mutating func set(key: String, value: String, origin: String) {

@@ -60,6 +60,16 @@ public enum VolumeInventory {
         }
     }
 
+    /// UUIDs (lower case) of the LUKS devices present now, with or without a ccagent token.
+    public static func presentUUIDs() -> Set<String> {
+        Set(blockDevices().compactMap { (try? CryptDevice(path: $0))?.uuid.lowercased() })
+    }
+
+    /// UUIDs (lower case) that crypttab names by `UUID=` or `/dev/disk/by-uuid/`.
+    public static func crypttabUUIDs(crypttab: String) -> Set<String> {
+        Set(crypttabNames(AgentConfiguration.readTextFile(crypttab) ?? "").keys.filter { !$0.hasPrefix("/") })
+    }
+
     /// UUID or device → name, from crypttab lines `name device [keyfile [options]]`.
     static func crypttabNames(_ text: String) -> [String: String] {
         var names: [String: String] = [:]

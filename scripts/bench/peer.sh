@@ -15,6 +15,7 @@ cleanup() {
     if [[ -n $inetd_pid ]]; then kill "$inetd_pid" 2>/dev/null || true; wait "$inetd_pid" 2>/dev/null || true; fi
 }
 trap cleanup EXIT
+trap 'exit 143' INT TERM
 scale=${CCAGENT_BENCH_RUNS:-1}
 
 # One LUKS2 image as `cryptsetup luksFormat` makes it by default (argon2id slot 0, benchmarked cost).
@@ -23,11 +24,21 @@ printf 'correct horse battery staple' >"$work/pass"
 cryptsetup luksFormat --batch-mode --type luks2 --key-file "$work/pass" "$work/base.img"
 cp "$work/base.img" "$work/ccagent.img"
 cp "$work/base.img" "$work/clevis.img"
+# A second image whose volume-key digest has 1000 PBKDF2 iterations instead of the benchmarked
+# ~200k: every unlock verifies that digest, whoever unlocks, so this pair isolates the unlockers.
+truncate -s 32M "$work/fast.img"
+cryptsetup luksFormat --batch-mode --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 --key-file "$work/pass" \
+    "$work/fast.img"
+cp "$work/fast.img" "$work/ccagent-fast.img"
+cp "$work/fast.img" "$work/clevis-fast.img"
 
 # ccagent: its own keyslot (pbkdf2-sha512, 1000 it., priority prefer) and token; secret at the broker.
 "$bin/ccagent" enroll "$work/ccagent.img" --broker "$url" --ca "$ca" --resource default/bench/luks --bind broker \
-    --key-file "$work/pass" --secret-out "$work/volume-secret" >/dev/null
+    --key-file "$work/pass" --secret-out "$work/volume-secret" >/dev/null 2>&1
 "$bin/ccbroker" resource put --resources "$res" default/bench/luks --in "$work/volume-secret" >/dev/null
+"$bin/ccagent" enroll "$work/ccagent-fast.img" --broker "$url" --ca "$ca" --resource default/bench/luks-fast \
+    --bind broker --key-file "$work/pass" --secret-out "$work/volume-secret" >/dev/null 2>&1
+"$bin/ccbroker" resource put --resources "$res" default/bench/luks-fast --in "$work/volume-secret" >/dev/null
 rm -f "$work/volume-secret"
 
 # tang on 127.0.0.1, and clevis bound to it (its keyslot: pbkdf2-sha256, 1000 it., priority normal).
@@ -37,12 +48,17 @@ python3 "$here/tang_inetd.py" "$work/tang.port" "$work/tangdb" &
 inetd_pid=$!
 for _ in $(seq 1 100); do [[ -s $work/tang.port ]] && break; sleep 0.1; done
 tang=http://127.0.0.1:$(cat "$work/tang.port")
-clevis luks bind -y -d "$work/clevis.img" -k "$work/pass" tang "{\"url\":\"$tang\"}"
-slot=$(cryptsetup luksDump --dump-json-metadata "$work/clevis.img" |
-    python3 -c 'import json,sys; t=json.load(sys.stdin)["tokens"]; print(next(v["keyslots"][0] for v in t.values() if v["type"]=="clevis"))')
+clevis_slot() {
+    cryptsetup luksDump --dump-json-metadata "$1" | python3 -c \
+        'import json,sys; t=json.load(sys.stdin)["tokens"]; print(next(v["keyslots"][0] for v in t.values() if v["type"]=="clevis"))'
+}
+for img in clevis clevis-fast; do
+    clevis luks bind -y -d "$work/$img.img" -k "$work/pass" tang "{\"url\":\"$tang\"}"
+done
 # clevis's best tuning: its keyslot tried first by every CRYPT_ANY_SLOT unlock.
 cp "$work/clevis.img" "$work/clevis-prio.img"
-cryptsetup config --priority prefer --key-slot "$slot" "$work/clevis-prio.img"
+cryptsetup config --priority prefer --key-slot "$(clevis_slot "$work/clevis-prio.img")" "$work/clevis-prio.img"
+cryptsetup config --priority prefer --key-slot "$(clevis_slot "$work/clevis-fast.img")" "$work/clevis-fast.img"
 
 cc_args=("$bin/ccagent" unlock "$work/ccagent.img" --broker "$url" --ca "$ca" --tee sim-snp --simulator-dir "$sim" --verify-only)
 cc_cmd="${cc_args[*]}" # no spaces in these paths; hyperfine -N splits it back into words
@@ -53,12 +69,18 @@ boot_script=$(clevis_script "$work/clevis.img")
 prio_script=$(clevis_script "$work/clevis-prio.img")
 boot_cmd="bash -c '$boot_script'"
 prio_cmd="bash -c '$prio_script'"
+fast_cc_cmd="$bin/ccagent unlock $work/ccagent-fast.img --broker $url --ca $ca --tee sim-snp --simulator-dir $sim --verify-only"
+fast_prio_cmd="bash -c '$(clevis_script "$work/clevis-fast.img")'"
 
 # Median and spread: hyperfine, no intermediate shell (bash is part of clevis's real path), every
 # run must succeed. Warm-up runs fill the page cache for both sides alike.
 hyperfine -N --style none --warmup 3 --runs $((30 * scale)) --export-json "$work/hf-ccagent.json" "$cc_cmd" >&2
 hyperfine -N --style none --warmup 2 --runs $((20 * scale)) --export-json "$work/hf-prio.json" "$prio_cmd" >&2
 hyperfine -N --style none --warmup 1 --runs $((8 * scale)) --export-json "$work/hf-boot.json" "$boot_cmd" >&2
+hyperfine -N --style none --warmup 3 --runs $((30 * scale)) --export-json "$work/hf-ccagent-fast.json" "$fast_cc_cmd" >&2
+hyperfine -N --style none --warmup 2 --runs $((20 * scale)) --export-json "$work/hf-prio-fast.json" "$fast_prio_cmd" >&2
+# The floor every ccagent run pays: process start (dynamic loader, 49 shared libraries, Swift runtime).
+hyperfine -N --style none --warmup 3 --runs $((30 * scale)) --export-json "$work/hf-start.json" "$bin/ccagent --version" >&2
 
 # Peak RSS (GNU time: ru_maxrss of the largest process in the tree, no cgroup needed).
 rss() { # N COMMAND...

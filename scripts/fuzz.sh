@@ -1,12 +1,25 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Builds the libFuzzer targets (swiftc -sanitize=fuzzer,address) and runs each for SECONDS.
-# Usage: scripts/fuzz.sh [SECONDS]   (make fuzz: 180 s each; make test: a short pass)
+# Usage: scripts/fuzz.sh [SECONDS [TARGET...]]   (make fuzz: 160 s each; make test: a short pass; default: every
+# target). With CCAGENT_FUZZ_RESULTS=FILE the table in FILE gets a fresh row for each target run; the rows of
+# targets not run this time are kept as they were (each row carries the date it was measured).
 # A crash fails the run and leaves the input in .build/fuzz/<target>/crash-*: commit it under
 # Tests/Regression/fuzz/<target>/ as a regression input (scripts/fuzz.sh replays those first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-180}
+all_targets=(evidence json config luks kbs)
+if (($# > 1)); then
+    shift
+    targets=("$@")
+    for target in "${targets[@]}"; do
+        [[ " ${all_targets[*]} " == *" $target "* ]] || { echo "fuzz: no target '$target' (${all_targets[*]})" >&2; exit 64; }
+    done
+else
+    targets=("${all_targets[@]}")
+fi
+selected() { [[ " ${targets[*]} " == *" $1 "* ]]; }
 out=.build/fuzz
 corpus_root=${CCAGENT_TESTVECTORS:-$(pwd)/../shared/testvectors}
 mkdir -p "$out"
@@ -16,6 +29,14 @@ build() { # target, sources...
     shift
     swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name "Fuzz${target}" "$@" "Fuzz/${target}.swift" \
         -o "$out/$target/fuzz-$target" 2>&1 | grep -v 'Cannot export local symbol' >&2 || true
+}
+
+# A library module as in the package (one object, instrumented too), for targets that import it.
+module() { # name, swiftc arguments and sources...
+    local name=$1
+    shift
+    swiftc -sanitize=fuzzer,address -parse-as-library -O -wmo -module-name "$name" -emit-module \
+        -emit-module-path "$out/modules/$name.swiftmodule" -I "$out/modules" "$@" -c -o "$out/modules/$name.o"
 }
 
 run() { # target, seed directories...
@@ -32,45 +53,81 @@ run() { # target, seed directories...
     local runs
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/$target/log")
     echo "fuzz: $target: $runs executions in ${seconds}s, no finding"
-    results+=("| $target | $runs | $seconds | none |")
+    results+=("| $target | $runs | $seconds | none | $(date -u +%Y-%m-%d) |")
 }
 results=()
 
-mkdir -p "$out/evidence" "$out/json" "$out/config" "$out/luks" "$out/seeds-evidence" "$out/seeds-json" "$out/seeds-luks" "$out/modules"
-cp "$corpus_root"/snp/*report.bin "$corpus_root"/tdx/*quote.dat "$corpus_root"/tdx/azure-tdreport.bin "$out/seeds-evidence/"
-head -c 20000 "$corpus_root/tdx/gcp-cos113-ccel-data.dat" >"$out/seeds-evidence/ccel.bin"
-cp "$corpus_root"/collateral/*.json "$out/seeds-json/"
-build evidence Sources/TEEEvidence/*.swift Sources/TEEEvidence/*/*.swift
-build json Sources/CanonicalJSON/*.swift
-build config Sources/AgentCore/Configuration/AgentConfiguration.swift Sources/AgentCore/Support/FileIO.swift \
-    Sources/AgentCore/Support/Hex.swift
-# The LUKS target imports CanonicalJSON as a module of its own, as in the package.
-swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name CanonicalJSON -emit-module \
-    -emit-module-path "$out/modules/CanonicalJSON.swiftmodule" -c Sources/CanonicalJSON/*.swift \
-    -o "$out/modules/CanonicalJSON.o" 2>/dev/null
-build luks -I "$out/modules" "$out/modules/CanonicalJSON.o" Sources/LUKSBinding/CCAgentToken.swift \
-    Sources/LUKSBinding/BindingError.swift Sources/LUKSBinding/HeaderPolicy.swift
-printf '%s' '{"type":"ccagent","keyslots":["1"],"version":1,"binding":"broker","keyslot":1,"state":"enrolled","broker":"https://kbs:8443","resource":"default/luks/root","mac":"0000000000000000000000000000000000000000000000000000000000000000"}' \
-    >"$out/seeds-luks/token.json"
-truncate -s 20M "$out/seed.img"
-printf 'seed' >"$out/seed.pass"
-cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 --key-file "$out/seed.pass" "$out/seed.img"
-cryptsetup luksDump --dump-json-metadata "$out/seed.img" >"$out/seeds-luks/header.json"
-rm -f "$out/seed.img" "$out/seed.pass"
-run evidence "$(pwd)/$out/seeds-evidence"
-run json "$(pwd)/$out/seeds-json"
-run config
-run luks "$(pwd)/$out/seeds-luks"
+mkdir -p "$out/modules"
+for target in "${targets[@]}"; do mkdir -p "$out/$target" "$out/seeds-$target"; done
+if selected evidence; then
+    cp "$corpus_root"/snp/*report.bin "$corpus_root"/tdx/*quote.dat "$corpus_root"/tdx/azure-tdreport.bin "$out/seeds-evidence/"
+    head -c 20000 "$corpus_root/tdx/gcp-cos113-ccel-data.dat" >"$out/seeds-evidence/ccel.bin"
+    build evidence Sources/TEEEvidence/*.swift Sources/TEEEvidence/*/*.swift
+fi
+if selected json; then
+    cp "$corpus_root"/collateral/*.json "$out/seeds-json/"
+    build json Sources/CanonicalJSON/*.swift
+fi
+if selected config; then
+    build config Sources/AgentCore/Configuration/AgentConfiguration.swift Sources/AgentCore/Support/FileIO.swift \
+        Sources/AgentCore/Support/Hex.swift
+fi
+# The LUKS and KBS targets import their dependencies as modules of their own, as in the package.
+if selected luks || selected kbs; then
+    module CanonicalJSON Sources/CanonicalJSON/*.swift
+fi
+if selected luks; then
+    build luks -I "$out/modules" "$out/modules/CanonicalJSON.o" Sources/LUKSBinding/CCAgentToken.swift \
+        Sources/LUKSBinding/BindingError.swift Sources/LUKSBinding/HeaderPolicy.swift
+    printf '%s' '{"type":"ccagent","keyslots":["1"],"version":1,"binding":"broker","keyslot":1,"state":"enrolled","broker":"https://kbs:8443","resource":"default/luks/root","mac":"0000000000000000000000000000000000000000000000000000000000000000"}' \
+        >"$out/seeds-luks/token.json"
+    truncate -s 20M "$out/seed.img"
+    printf 'seed' >"$out/seed.pass"
+    cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 --key-file "$out/seed.pass" "$out/seed.img"
+    cryptsetup luksDump --dump-json-metadata "$out/seed.img" >"$out/seeds-luks/header.json"
+    rm -f "$out/seed.img" "$out/seed.pass"
+fi
+if selected kbs; then
+    # KBSProtocol and what it imports; Cryptography reaches OpenSSL through the COpenSSL module map (-lcrypto).
+    module SecureMemory Sources/SecureMemory/*.swift
+    module TEEEvidence Sources/TEEEvidence/*.swift Sources/TEEEvidence/*/*.swift
+    module Cryptography -I Sources/COpenSSL Sources/Cryptography/*.swift
+    module KBSProtocol -I Sources/COpenSSL Sources/KBSProtocol/*.swift
+    build kbs -I "$out/modules" -I Sources/COpenSSL "$out/modules/CanonicalJSON.o" "$out/modules/SecureMemory.o" \
+        "$out/modules/TEEEvidence.o" "$out/modules/Cryptography.o" "$out/modules/KBSProtocol.o" -lcrypto
+    # Seeds produced by the code itself: JWEs sealed to the target's fixed keys, every message kind, and the
+    # kbs-protocol.md §4 vector.
+    CCAGENT_FUZZ_SEEDS="$out/seeds-kbs" "$out/kbs/fuzz-kbs" >/dev/null 2>&1 ||
+        { echo "fuzz: the kbs target could not write its seeds" >&2; exit 1; }
+fi
+for target in "${targets[@]}"; do
+    if [[ $target == config ]]; then run config; else run "$target" "$(pwd)/$out/seeds-$target"; fi
+done
 
 if [[ ${CCAGENT_FUZZ_RESULTS:-} != "" ]]; then
+    kept=()
+    if [[ -f $CCAGENT_FUZZ_RESULTS ]]; then
+        for target in "${all_targets[@]}"; do
+            if selected "$target"; then continue; fi
+            row=$(grep "^| $target |" "$CCAGENT_FUZZ_RESULTS" || true)
+            if [[ -n $row ]]; then kept+=("$row"); fi
+        done
+    fi
     {
         echo "# Fuzzing"
         echo
-        echo "Regenerated by \`make fuzz\` on $(date -u +%Y-%m-%dT%H:%MZ) ($(nproc) cores; libFuzzer + AddressSanitizer,"
-        echo "seeded with the real evidence corpus and the PCS collateral). Targets are in Fuzz/."
+        echo "Written by \`make fuzz\` (every target) or \`scripts/fuzz.sh SECONDS TARGET...\` with"
+        echo "CCAGENT_FUZZ_RESULTS=FUZZING.md (those targets; the other rows are kept), on $(nproc) cores; libFuzzer +"
+        echo "AddressSanitizer, seeded with the real evidence corpus, the PCS collateral, a real LUKS2 header and KBS"
+        echo "messages and JWEs produced by the code (with the kbs-protocol.md §4 vector). Targets are in Fuzz/."
         echo
-        echo "| target | executions | seconds | findings |"
-        echo "|---|---|---|---|"
-        printf '%s\n' "${results[@]}"
-    } >"$CCAGENT_FUZZ_RESULTS"
+        echo "| target | executions | seconds | findings | measured |"
+        echo "|---|---|---|---|---|"
+        for target in "${all_targets[@]}"; do
+            for row in "${kept[@]}" "${results[@]}"; do
+                if [[ $row == "| $target |"* ]]; then echo "$row"; fi
+            done
+        done
+    } >"$CCAGENT_FUZZ_RESULTS.new"
+    mv "$CCAGENT_FUZZ_RESULTS.new" "$CCAGENT_FUZZ_RESULTS"
 fi

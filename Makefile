@@ -62,11 +62,11 @@ verify-units: build
 # install-agent is what a guest image needs (the e2e boot proof stages it); install adds the broker.
 install: install-agent
 	$(SWIFT) build $(RELEASE_FLAGS) $(SWIFT_FLAGS) --product ccbroker
-	install -D -m 0755 "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/ccbroker" "$(DESTDIR)$(BINDIR)/ccbroker"
+	install -D -s -m 0755 "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/ccbroker" "$(DESTDIR)$(BINDIR)/ccbroker"
 
 install-agent: setup units
 	$(SWIFT) build $(RELEASE_FLAGS) $(SWIFT_FLAGS) --product ccagent
-	install -D -m 0755 "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/ccagent" "$(DESTDIR)$(BINDIR)/ccagent"
+	install -D -s -m 0755 "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/ccagent" "$(DESTDIR)$(BINDIR)/ccagent"
 	install -D -m 0644 .build/units/ccagent-unlock.service "$(DESTDIR)$(UNITDIR)/ccagent-unlock.service"
 	install -D -m 0644 .build/units/ccagent.service "$(DESTDIR)$(UNITDIR)/ccagent.service"
 	install -D -m 0644 systemd/ccagent.catalog "$(DESTDIR)$(PREFIX)/lib/systemd/catalog/ccagent.catalog"

@@ -28,6 +28,22 @@ struct ConfigurationTests {
         #expect(configuration.warnings.isEmpty)
     }
 
+    @Test("the volumes the boot needs come from rd.luks.*, luks.* and cryptopts=; malformed ones are ignored")
+    func bootVolumes() {
+        let a = "0f0e0d0c-1111-2222-3333-444455556666"
+        let b = "AABBCCDD-1111-2222-3333-444455556666"
+        let c = "12345678-aaaa-bbbb-cccc-ddddeeeeffff"
+        let d = "87654321-aaaa-bbbb-cccc-ddddeeeeffff"
+        let cmdline = [
+            "root=/dev/mapper/root", "rd.luks.uuid=luks-\(a)", "rd.luks.name=\(b)=root", "luks.uuid=\(c)",
+            "cryptopts=target=data,source=UUID=\(d),luks", "rd.luks.uuid=not-a-uuid", "rd.luks.name==x",
+            "cryptopts=target=x,source=/dev/vdb",
+        ].joined(separator: " ")
+        let configuration = AgentConfiguration.load(path: "/c", kernelCommandLine: cmdline) { _ in nil }
+        #expect(configuration.bootVolumeUUIDs == [a, b.lowercased(), c, d])
+        #expect(configuration.warnings.isEmpty)
+    }
+
     @Test("kernel command line overrides the file; other parameters are ignored")
     func kernelCommandLineOverrides() {
         let configuration = AgentConfiguration.load(

@@ -40,6 +40,9 @@ BROKER_GUEST_ADDR = "10.0.2.100"  # QEMU user-mode: the guestfwd address, never 
 BROKER_GUEST_PORT = 8443
 BROKER_URL = f"https://{BROKER_GUEST_ADDR}:{BROKER_GUEST_PORT}"
 MARK = "CCAGENT-E2E"
+# A fixed module list (no host probing): a systemd initrd with LUKS, the network, and ccagent.
+DRACUT_MODULES = ("base bash systemd systemd-initrd dracut-systemd systemd-ask-password systemd-journald "
+                  "systemd-udevd systemd-tmpfiles udev-rules fs-lib rootfs-block dm crypt network ccagent")
 AGENT_EVENTS = {
     "unlock-started": "8c1e5ad4a4d94b3f9a0e2b1c7d6f5e01",
     "attestation-succeeded": "8c1e5ad4a4d94b3f9a0e2b1c7d6f5e02",
@@ -71,9 +74,12 @@ def output(cmd: list[str], **kwargs) -> str:
 # MARK: guest file systems
 
 
-def copy_with_libraries(stage: Path, binary: str) -> None:
-    """Copies an executable and every shared library ldd names into stage at the same paths."""
-    paths = [binary]
+def copy_with_libraries(stage: Path, binary: str, target: str | None = None) -> None:
+    """Copies an executable (to target, default its own path) and the shared libraries ldd names."""
+    binary_target = stage / (target or binary).lstrip("/")
+    binary_target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(os.path.realpath(binary), binary_target)
+    paths = []
     ldd = subprocess.run(["ldd", binary], capture_output=True, text=True)
     if ldd.returncode == 0:
         for line in ldd.stdout.splitlines():
@@ -172,10 +178,7 @@ def build_root_filesystem(ccagent: Path, work: Path) -> Path:
         (stage / d).mkdir(parents=True)
     install_busybox(stage, ["sh", "mount", "cat", "grep", "ls", "poweroff", "echo", "sleep", "readlink"])
     copy_with_libraries(stage, "/usr/bin/journalctl")
-    copy_with_libraries(stage, str(ccagent))
-    (stage / "usr" / "bin").mkdir(parents=True, exist_ok=True)
-    if not (stage / "usr/bin/ccagent").exists():
-        shutil.copy2(ccagent, stage / "usr/bin/ccagent")
+    copy_with_libraries(stage, str(ccagent), "/usr/bin/ccagent")
     (stage / "etc" / "os-release").write_text('ID=ccagent-e2e\nNAME="ccagent boot proof root"\n')
     (stage / "etc" / "ccagent").mkdir()
     # The report goes to the second serial port so it never interleaves with console messages.
@@ -226,7 +229,8 @@ class Broker:
         self.resources.mkdir(mode=0o700, exist_ok=True)
         self.process: subprocess.Popen | None = None
         self.port = 0
-        self.log_path = work / "broker.log"
+        self.starts = 0
+        self.log_path = work / "broker-0.log"
         ca = work / "ca"
         ca.mkdir(exist_ok=True)
         self.ca_pem = ca / "ca.pem"
@@ -250,15 +254,15 @@ class Broker:
             policy_path = self.work / "policy.json"
             policy_path.write_text(json.dumps(policy))
             cmd += ["--policy", policy_path]
-        log_file = open(self.log_path, "a")
-        self.process = subprocess.Popen([str(c) for c in cmd], stdout=log_file, stderr=log_file)
+        self.starts += 1
+        self.log_path = self.work / f"broker-{self.starts}.log"
+        with open(self.log_path, "w") as log_file:
+            self.process = subprocess.Popen([str(c) for c in cmd], stdout=log_file, stderr=log_file)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             match = re.search(r"listening on https://127\.0\.0\.1:(\d+)", self.log_path.read_text())
-            if match and self.process.poll() is None:
+            if match:
                 self.port = int(match.group(1))
-                # The log is appended across restarts: take the newest announcement.
-                self.port = int(re.findall(r"listening on https://127\.0\.0\.1:(\d+)", self.log_path.read_text())[-1])
                 return
             if self.process.poll() is not None:
                 raise ProofFailure(f"ccbroker exited: {self.log_path.read_text()[-2000:]}")
@@ -421,7 +425,7 @@ class Proof:
         stage = self.work / "destdir"
         shutil.rmtree(stage, ignore_errors=True)
         log("make install DESTDIR=... (release build, static Swift stdlib)")
-        run(["make", "-s", "install", f"DESTDIR={stage}"], cwd=REPO, stdout=subprocess.DEVNULL)
+        run(["make", "-s", "install-agent", f"DESTDIR={stage}"], cwd=REPO, stdout=subprocess.DEVNULL)
         conf = stage / "etc/ccagent/ccagent.conf"
         conf.write_text(f"broker = {BROKER_URL}\nca = /etc/ccagent/broker-ca.pem\n"
                         "simulator-dir = /var/lib/ccagent/simulator\n")
@@ -496,7 +500,7 @@ class Proof:
         env = dict(os.environ, dracutbasedir=str(base), CCAGENT_DESTDIR=str(self.destdir))
         log("dracut: building the initramfs with the ccagent module")
         run(["dracut", "--force", "--quiet", "--no-hostonly", "--no-hostonly-cmdline", "--kver", self.kernel.version,
-             "--kmoddir", self.kernel.moddir, "--modules", "ccagent systemd-ask-password",
+             "--kmoddir", self.kernel.moddir, "--modules", DRACUT_MODULES,
              "--add-drivers", "virtio_blk virtio_pci virtio_net ext4 dm_crypt xts aesni_intel",
              "--include", w / "sim", "/var/lib/ccagent/simulator", "--compress", "gzip", out], env=env,
             stdout=subprocess.DEVNULL)
@@ -542,7 +546,8 @@ class Proof:
     def cmdline(self, deadline: int) -> str:
         return (f"console=ttyS0 root=/dev/mapper/luks-{self.uuid} rootfstype=ext4 rd.luks.uuid={self.uuid} "
                 "rd.neednet=1 ip=10.0.2.15::10.0.2.2:255.255.255.0:guest:eth0:off net.ifnames=0 "
-                f"ccagent.tee=sim-snp ccagent.timeout={deadline} panic=-1 systemd.show_status=1")
+                f"ccagent.tee=sim-snp ccagent.timeout={deadline} panic=-1 systemd.show_status=1 "
+                "systemd.journald.forward_to_console=1")
 
     def cmdline_initramfs_tools(self, deadline: int) -> str:
         return (f"console=ttyS0 root=/dev/mapper/luks-{self.uuid} rootfstype=ext4 "
@@ -667,6 +672,8 @@ def main() -> int:
         print("boot_proof: needs root (mke2fs -d with root-owned files, dracut)", file=sys.stderr)
         return 2
     args.work.mkdir(parents=True, exist_ok=True)
+    # A SIGTERM (CI's timeout, a developer's kill) still stops QEMU and the broker.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     proof = Proof(args.work.resolve(), args.results)
     started = time.monotonic()
     try:

@@ -69,8 +69,11 @@ public enum AgentLogging {
 extension AgentService {
     /// Runs the service until SIGTERM or SIGINT (graceful shutdown).
     public func runUntilSignalled() async throws {
+        // In the initrd run() returns after the boot unlock: that is the normal end, not a failure.
+        let service = ServiceGroupConfiguration.ServiceConfiguration(
+            service: self, successTerminationBehavior: .gracefullyShutdownGroup)
         let group = ServiceGroup(
-            configuration: .init(services: [self], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

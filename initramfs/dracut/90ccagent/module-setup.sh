@@ -31,7 +31,7 @@ install() {
     local unit=$root/usr/lib/systemd/system/ccagent-unlock.service
     [[ -f $unit ]] || unit=$root${systemdsystemunitdir}/ccagent-unlock.service
     inst_simple "$unit" "${systemdsystemunitdir}/ccagent-unlock.service"
-    systemctl --root "$initdir" add-wants cryptsetup.target ccagent-unlock.service
+    systemctl -q --root "$initdir" add-wants cryptsetup.target ccagent-unlock.service
     ccagent_inst /etc/ccagent/ccagent.conf
     [[ -f $root/etc/ccagent/broker-ca.pem ]] && ccagent_inst /etc/ccagent/broker-ca.pem
     [[ -f $root/usr/lib/systemd/catalog/ccagent.catalog ]] && ccagent_inst /usr/lib/systemd/catalog/ccagent.catalog

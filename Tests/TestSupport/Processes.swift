@@ -108,22 +108,32 @@ public struct TestPKI {
     }
 }
 
-/// A running ccbroker on 127.0.0.1 over TLS.
+/// A running ccbroker on 127.0.0.1 over TLS (or plain http, for a relay that must read the exchange).
 public final class BrokerProcess: @unchecked Sendable {
     public let process: BackgroundProcess
     public let url: String
     public let resources: String
 
-    public init(pki: TestPKI, directory: String, extraArguments: [String] = []) throws {
+    public convenience init(pki: TestPKI, directory: String, extraArguments: [String] = []) throws {
+        try self.init(
+            directory: directory, transport: ["--tls-cert", pki.serverCertificate, "--tls-key", pki.serverKey],
+            extraArguments: extraArguments)
+    }
+
+    /// A broker serving plain http:// (clients need --allow-insecure-http): only for a ``FaultRelay`` in front.
+    public convenience init(plainHTTPIn directory: String, extraArguments: [String] = []) throws {
+        try self.init(directory: directory, transport: [], extraArguments: extraArguments)
+    }
+
+    private init(directory: String, transport: [String], extraArguments: [String]) throws {
         resources = directory + "/resources"
         mkdir(resources, 0o700)
         process = try BackgroundProcess(
-            [
-                Binaries.ccbroker, "serve", "--listen", "127.0.0.1:0", "--resources", resources, "--tls-cert",
-                pki.serverCertificate, "--tls-key", pki.serverKey,
-            ] + extraArguments, logPath: directory + "/broker.log")
-        let log = try process.waitFor("listening on https://")
-        guard let line = log.split(separator: "\n").first(where: { $0.hasPrefix("ccbroker: listening on https://") })
+            [Binaries.ccbroker, "serve", "--listen", "127.0.0.1:0", "--resources", resources] + transport
+                + extraArguments, logPath: directory + "/broker.log")
+        let scheme = transport.isEmpty ? "http://" : "https://"
+        let log = try process.waitFor("listening on " + scheme)
+        guard let line = log.split(separator: "\n").first(where: { $0.hasPrefix("ccbroker: listening on " + scheme) })
         else { throw FixtureError(message: "no URL in \(log)") }
         url = String(line.dropFirst("ccbroker: listening on ".count))
     }

@@ -27,8 +27,10 @@ mkdir -p "$out"
 build() { # target, sources...
     local target=$1
     shift
+    rm -f "$out/$target/fuzz-$target"
     swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name "Fuzz${target}" "$@" "Fuzz/${target}.swift" \
         -o "$out/$target/fuzz-$target" 2>&1 | grep -v 'Cannot export local symbol' >&2 || true
+    [[ -x $out/$target/fuzz-$target ]] || { echo "fuzz: the '$target' target did not build" >&2; exit 1; }
 }
 
 # A library module as in the package (one object, instrumented too), for targets that import it.

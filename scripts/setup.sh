@@ -16,10 +16,10 @@ if [[ "${CCAGENT_SETUP_E2E:-0}" == 1 ]]; then
         e2fsprogs socat)
 fi
 if [[ "${CCAGENT_SETUP_BENCH:-0}" == 1 ]]; then
-    # make bench: the clevis + tang peer, timing and plotting tools, initramfs builder for the size
+    # make bench: the clevis + tang peer, GNU time, gnuplot, initramfs builder for the size
     # comparison. Never the `dracut` package (it conflicts with initramfs-tools): clevis-dracut, which
-    # depends on it, is unpacked into a cache by scripts/bench/clevis-dracut.sh instead.
-    packages+=(clevis clevis-luks clevis-systemd tang jose hyperfine time gnuplot-nox
+    # depends on it, is unpacked into a cache by scripts/bench/initramfs.sh instead.
+    packages+=(clevis clevis-luks clevis-systemd tang jose time gnuplot-nox
         dracut-core dracut-network cpio kmod cryptsetup-bin)
 fi
 

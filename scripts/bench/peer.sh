@@ -3,7 +3,7 @@
 # Boot-path unlock and peak RSS, ccagent against clevis + tang, on one LUKS2 image (one luksFormat,
 # default argon2id slot 0, copied before each tool enrolls so neither pays for the other's keyslot).
 # Usage: scripts/bench/peer.sh BIN_DIR BROKER_URL CA_PEM SIM_DIR RESOURCES_DIR WORKDIR
-# Prints a Markdown section; writes WORKDIR/peer.json (hyperfine samples, RSS samples).
+# Prints a Markdown section; writes WORKDIR/peer.json (timing and RSS samples).
 # Tang runs on 127.0.0.1 under scripts/bench/tang_inetd.py (Debian's tangd is socket-activated).
 # Repetitions: CCAGENT_BENCH_RUNS scales them (default 1).
 set -euo pipefail
@@ -22,6 +22,7 @@ scale=${CCAGENT_BENCH_RUNS:-1}
 truncate -s 32M "$work/base.img"
 printf 'correct horse battery staple' >"$work/pass"
 cryptsetup luksFormat --batch-mode --type luks2 --key-file "$work/pass" "$work/base.img"
+cryptsetup luksDump --dump-json-metadata "$work/base.img" >"$work/base.json"
 cp "$work/base.img" "$work/ccagent.img"
 cp "$work/base.img" "$work/clevis.img"
 # A second image whose volume-key digest has 1000 PBKDF2 iterations instead of the benchmarked
@@ -60,27 +61,35 @@ cp "$work/clevis.img" "$work/clevis-prio.img"
 cryptsetup config --priority prefer --key-slot "$(clevis_slot "$work/clevis-prio.img")" "$work/clevis-prio.img"
 cryptsetup config --priority prefer --key-slot "$(clevis_slot "$work/clevis-fast.img")" "$work/clevis-fast.img"
 
-cc_args=("$bin/ccagent" unlock "$work/ccagent.img" --broker "$url" --ca "$ca" --tee sim-snp --simulator-dir "$sim" --verify-only)
-cc_cmd="${cc_args[*]}" # no spaces in these paths; hyperfine -N splits it back into words
+cc_args=(--broker "$url" --ca "$ca" --tee sim-snp --simulator-dir "$sim" --verify-only)
 clevis_script() { # what clevis-luks-askpass does per device: decrypt the token, answer the passphrase prompt
     echo ". clevis-luks-common-functions; clevis_luks_unlock_device $1 | cryptsetup open --test-passphrase -d - $1"
 }
 boot_script=$(clevis_script "$work/clevis.img")
 prio_script=$(clevis_script "$work/clevis-prio.img")
-boot_cmd="bash -c '$boot_script'"
-prio_cmd="bash -c '$prio_script'"
-fast_cc_cmd="$bin/ccagent unlock $work/ccagent-fast.img --broker $url --ca $ca --tee sim-snp --simulator-dir $sim --verify-only"
-fast_prio_cmd="bash -c '$(clevis_script "$work/clevis-fast.img")'"
 
-# Median and spread: hyperfine, no intermediate shell (bash is part of clevis's real path), every
-# run must succeed. Warm-up runs fill the page cache for both sides alike.
-hyperfine -N --style none --warmup 3 --runs $((30 * scale)) --export-json "$work/hf-ccagent.json" "$cc_cmd" >&2
-hyperfine -N --style none --warmup 2 --runs $((20 * scale)) --export-json "$work/hf-prio.json" "$prio_cmd" >&2
-hyperfine -N --style none --warmup 1 --runs $((8 * scale)) --export-json "$work/hf-boot.json" "$boot_cmd" >&2
-hyperfine -N --style none --warmup 3 --runs $((30 * scale)) --export-json "$work/hf-ccagent-fast.json" "$fast_cc_cmd" >&2
-hyperfine -N --style none --warmup 2 --runs $((20 * scale)) --export-json "$work/hf-prio-fast.json" "$fast_prio_cmd" >&2
-# The floor every ccagent run pays: process start (dynamic loader, 49 shared libraries, Swift runtime).
-hyperfine -N --style none --warmup 3 --runs $((30 * scale)) --export-json "$work/hf-start.json" "$bin/ccagent --version" >&2
+# Median and spread on a shared machine: the commands take turns (scripts/bench/interleave.py), so
+# load from other work hits every one alike; warm-up runs first; every run must succeed. bash is
+# part of clevis's real path (clevis-luks-askpass is a bash script), so it is measured.
+python3 - "$work/spec.json" "$scale" "$bin/ccagent" "$work" "$boot_script" "$prio_script" \
+    "$(clevis_script "$work/clevis-fast.img")" "${cc_args[@]}" <<'PY'
+import json, sys
+out, scale, ccagent, work, boot, prio, prio_fast = sys.argv[1:8]
+cc = sys.argv[8:]
+scale = int(scale)
+spec = [
+    {"name": "ccagent", "argv": [ccagent, "unlock", f"{work}/ccagent.img", *cc], "runs": 30 * scale, "warmup": 3},
+    {"name": "prio", "argv": ["bash", "-c", prio], "runs": 20 * scale, "warmup": 2},
+    {"name": "boot", "argv": ["bash", "-c", boot], "runs": 8 * scale, "warmup": 1},
+    {"name": "ccagent-fast", "argv": [ccagent, "unlock", f"{work}/ccagent-fast.img", *cc], "runs": 30 * scale,
+     "warmup": 3},
+    {"name": "prio-fast", "argv": ["bash", "-c", prio_fast], "runs": 20 * scale, "warmup": 2},
+    # the floor every ccagent run pays: process start (dynamic loader, shared libraries, Swift runtime)
+    {"name": "start", "argv": [ccagent, "--version"], "runs": 30 * scale, "warmup": 3},
+]
+json.dump(spec, open(out, "w"), indent=1)
+PY
+python3 "$here/interleave.py" "$work/spec.json" "$work/timings.json"
 
 # Peak RSS (GNU time: ru_maxrss of the largest process in the tree, no cgroup needed).
 rss() { # N COMMAND...
@@ -91,9 +100,9 @@ rss() { # N COMMAND...
         cat "$work/rss.one"
     done
 }
-rss $((7 * scale)) "${cc_args[@]}" >"$work/rss-ccagent.txt"
+rss $((7 * scale)) "$bin/ccagent" unlock "$work/ccagent.img" "${cc_args[@]}" >"$work/rss-ccagent.txt"
 rss $((5 * scale)) bash -c "$prio_script" >"$work/rss-prio.txt"
 rss $((3 * scale)) bash -c "$boot_script" >"$work/rss-boot.txt"
 
 python3 "$here/peer_report.py" "$work" "$(dpkg-query -W -f='${Version}' clevis)" "$(dpkg-query -W -f='${Version}' tang)" \
-    "$(cryptsetup --version | awk '{print $2}')" "$(hyperfine --version | awk '{print $2}')"
+    "$(cryptsetup --version | awk '{print $2}')"

@@ -136,8 +136,8 @@ PY
 # Initramfs growth: ccagent's dracut module from a staged `make install` tree against clevis's modules.
 make -s install DESTDIR="$work/stage" >&2
 scripts/bench/initramfs.sh "$work/initramfs" "$work/stage" >>"$out"
-python3 scripts/bench/budgets.py "$work/peer/peer.json" "$work/initramfs/initramfs.json" \
-    "$(stat -c %s "$work/ccagent.stripped")" >>"$out"
+python3 scripts/bench/budgets.py "$work/peer/peer.json" "$work/initramfs/initramfs.json" "$work/ccagent.stripped" \
+    "$bin/ccagent" >>"$out"
 cat >>"$out" <<'NOTE'
 
 ### The `ccagent fetch` budget (30 ms)

@@ -11,7 +11,7 @@ DESTDIR      ?=
 SWIFT_FLAGS  ?=
 RELEASE_FLAGS = -c release --static-swift-stdlib -Xswiftc -gnone
 
-.PHONY: help setup build release test check fmt lint demo bench e2e fuzz install install-agent clean units verify-units
+.PHONY: help setup build release test check fmt lint demo bench e2e fuzz install install-agent e2e-run clean units verify-units
 
 help:
 	@echo "make demo     - the main job: broker + LUKS2 image + enroll + unlock on the simulator"
@@ -20,6 +20,7 @@ help:
 	@echo "make release  - release build (static Swift stdlib)"
 	@echo "make fmt      - format the sources with swift format"
 	@echo "make bench    - benchmarks; writes BENCHMARKS.md"
+	@echo "make e2e      - the QEMU boot proof alone; writes BOOTPROOF.md"
 	@echo "make install  - install into DESTDIR"
 
 setup:
@@ -36,6 +37,7 @@ test: setup lint
 	$(SWIFT) test --skip-build $(SWIFT_FLAGS)
 	scripts/demo.sh "$$($(SWIFT) build --show-bin-path)" >/dev/null
 	scripts/fuzz.sh 10
+	$(MAKE) --no-print-directory e2e-run
 
 lint: verify-units
 	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests
@@ -78,6 +80,15 @@ install-agent: setup units
 
 fmt:
 	$(SWIFT) format --in-place --recursive Package.swift Sources Tests
+
+# The QEMU boot proof (scripts/e2e/boot_proof.py): `make e2e` also writes BOOTPROOF.md.
+e2e: E2E_FLAGS = --results BOOTPROOF.md
+e2e: e2e-run
+
+e2e-run:
+	CCAGENT_SETUP_E2E=1 scripts/setup.sh
+	$(SWIFT) build $(SWIFT_FLAGS)
+	python3 scripts/e2e/boot_proof.py $(E2E_FLAGS)
 
 fuzz: setup
 	CCAGENT_FUZZ_RESULTS=FUZZING.md scripts/fuzz.sh 160

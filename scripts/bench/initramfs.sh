@@ -72,9 +72,18 @@ build() { # NAME EXTRA_MODULES [env and args...]
     cpio -itv --quiet <"$work/$name.cpio" 2>/dev/null | awk '$1 ~ /^-/ {print $5, $9}' | sort -k2 >"$work/$name.files"
     rm -f "$work/$name.cpio"
 }
+must_have() { # NAME PATH...: the module really installed what it is measured for
+    local name=$1 path
+    shift
+    for path in "$@"; do
+        grep -q -- "/$path\$" "$work/$name.files" || { echo "initramfs.sh: $name image lacks $path" >&2; exit 1; }
+    done
+}
 build base systemd
 build ccagent ccagent "${ccagent_env[@]}" -- "${ccagent_args[@]}"
 build clevis "clevis clevis-pin-tang"
+must_have ccagent bin/ccagent ccagent/ccagent.conf systemd/system/ccagent-unlock.service
+must_have clevis bin/clevis-decrypt-tang bin/jose libexec/clevis-luks-askpass
 
 python3 - "$work" "$KVER" "$clevis_version" "$(dpkg-query -W -f='${Version}' dracut-core)" <<'PY'
 import json, os, sys

@@ -21,6 +21,8 @@ else
 fi
 selected() { [[ " ${targets[*]} " == *" $1 "* ]]; }
 out=.build/fuzz
+# libFuzzer reports a crash and saves its input; Swift's own backtracer would race it (and, under ASan, hang).
+export SWIFT_BACKTRACE=enable=no
 corpus_root=${CCAGENT_TESTVECTORS:-$(pwd)/../shared/testvectors}
 mkdir -p "$out"
 

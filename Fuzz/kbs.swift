@@ -5,9 +5,11 @@
 // keys so that mutated but well-formed JWEs reach the cryptography.
 //
 // Properties: every decoded message re-encodes to one that decodes to the same value; base64 decoding
-// is canonical; a JWE that decrypts carries one of the plaintexts the seeds were sealed with (nothing
-// the fuzzer made up is authentic), opens with exactly one of the keys and its header names that key's
-// algorithm, and stops opening when any bit of its IV, ciphertext, tag or protected header changes.
+// is canonical; a JWE that decrypts carries the plaintext the seeds were sealed with (nothing the
+// fuzzer made up is authentic), opens with at most one of the keys, its header names that key's
+// algorithm, and it stops opening when a bit of its IV, ciphertext or tag, or its protected header,
+// changes. (The agent parses the flattened JSON serialization only, as Trustee sends it: there is no
+// compact-serialization parser to fuzz.)
 //
 // `CCAGENT_FUZZ_SEEDS=DIR ./fuzz-kbs` writes seed messages produced by this code (JWEs sealed to the
 // fixed keys, every message kind) into DIR and exits.

@@ -13,7 +13,7 @@ set boxwidth 0.5
 unset key
 set xrange [-0.6:2.6]
 set arrow from -0.6,50 to 2.6,50 nohead dt 2 lc rgb "#c00000"
-set label "50 ms budget" at -0.55,43 tc rgb "#c00000"
+set label "50 ms budget" at 0.27,57 tc rgb "#c00000" front
 plot datafile using 1:3:xtic(2) with boxes lc rgb "#4472c4", \
      '' using 1:3:4:5 with yerrorbars lc rgb "black" pt -1, \
      '' using 1:3:(sprintf("%.0f ms", $3)) with labels offset 4.5,0.6

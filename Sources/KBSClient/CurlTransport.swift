@@ -139,17 +139,21 @@ struct CurlTransport: Sendable {
             let code: KBSError.Code
             switch result {
             case CURLE_OPERATION_TIMEDOUT: code = .timeout
-            case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_PINNEDPUBKEYNOTMATCH,
-                CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CERTPROBLEM:
+            case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_CACERT_BADFILE,
+                CURLE_SSL_CERTPROBLEM:
                 code = .tls
             case CURLE_UNSUPPORTED_PROTOCOL: code = .insecureURL
+            // A handshake cut short (a proxy or port forward whose backend is down) is transient,
+            // not a trust failure: it is retried within the deadline like a refused connection.
             default: code = .unreachable
             }
             let hint =
-                switch code {
-                case .tls: "; the broker's certificate does not match the configured trust — check --ca or --pin"
-                case .unreachable: "; check the URL, the network, and that the broker is running"
-                case .timeout: "; the broker did not answer in time"
+                switch (code, result) {
+                case (.tls, _): "; the broker's certificate does not match the configured trust — check --ca or --pin"
+                case (.unreachable, CURLE_SSL_CONNECT_ERROR):
+                    "; the TLS handshake did not complete — check that the broker (not only a proxy in front of it) is running"
+                case (.unreachable, _): "; check the URL, the network, and that the broker is running"
+                case (.timeout, _): "; the broker did not answer in time"
                 default: ""
                 }
             throw KBSError(code, reason + hint, url: url)

@@ -441,15 +441,16 @@ class Proof:
         w = self.work
         ccagent = self.bin / "ccagent"
         log(f"kernel {self.kernel.version}; work {w}")
-        if reuse and (w / "disk.img").exists() and (w / "disk-tampered.img").exists():
+        if reuse and (w / "disk.img").exists() and (w / "destdir").exists():
             # Developer iteration: keep the CA, simulator, staged install and disks of the last run.
             log("reusing the guest disks, CA, simulator and staged install of the last run")
             self.broker = Broker(self.bin, w, w / "sim-roots.pem", reuse=True)
             self.broker.start()
             self.destdir = w / "destdir"
             self.release_ccagent = self.destdir / "usr/bin/ccagent"
-            self.disk, self.tampered = w / "disk.img", w / "disk-tampered.img"
+            self.disk = w / "disk.img"
             self.uuid = output(["cryptsetup", "luksUUID", self.disk]).strip()
+            self.make_tampered_copy()
             return
         shutil.rmtree(w / "sim", ignore_errors=True)
         run([ccagent, "simulator", "init", "--simulator-dir", w / "sim"], stdout=subprocess.DEVNULL)
@@ -487,11 +488,16 @@ class Proof:
         guest.expect(f"{MARK}: setup-done", 240)
         guest.wait_exit(60)
         self.disk = disk
-        # The host's side of the tamper case: the token now names another resource.
-        self.tampered = w / "disk-tampered.img"
-        run(["cp", "--sparse=always", disk, self.tampered])
-        run([sys.executable, REPO / "scripts/testing/luks2_tamper.py", self.tampered, "token-resource",
-             "default/luks/other"], stdout=subprocess.DEVNULL)
+        self.make_tampered_copy()
+
+    def make_tampered_copy(self) -> None:
+        """The host's side of the tamper case: our keyslot's area encryption downgraded to ECB."""
+        self.tampered = self.work / "disk-tampered.img"
+        run(["cp", "--sparse=always", self.disk, self.tampered])
+        keyslot = json.loads(output([sys.executable, REPO / "scripts/testing/luks2_tamper.py", self.disk, "dump"]))
+        ours = next(t["keyslots"][0] for t in keyslot["tokens"].values() if t["type"] == "ccagent")
+        run([sys.executable, REPO / "scripts/testing/luks2_tamper.py", self.tampered, "area-cipher", ours, "aes-ecb"],
+            stdout=subprocess.DEVNULL)
 
     def boot(self, name: str, initrd: Path, append: str, drives: list[Path], port: int | None,
              snapshot: bool = True) -> Guest:
@@ -651,7 +657,8 @@ class Proof:
               f"{name}: the root is not mounted from /dev/mapper/{mapper}: {report.lines[:4]}")
 
     def fallback_boot(self, name: str, initrd: Path, append: str, disk: Path, port: int | None,
-                      expected: str) -> None:
+                      expected: str, code: str) -> None:
+        """The agent gives up with event `expected` and an error code starting with `code`."""
         log(f"{name}: boot, expecting the agent to give up and the passphrase prompt")
         guest = self.boot(name, initrd, append, [disk], port)
         guest.expect(r"Please enter passphrase for disk", 420)
@@ -661,13 +668,17 @@ class Proof:
         seconds = guest.wait_exit(60)
         report = Report(guest.report_path)
         self.check_root_on_mapping(name, report, f"luks-{self.uuid}")
-        seen = events(report.journal())
+        entries = report.journal()
+        seen = events(entries)
         check(expected in seen, f"{name}: journal lacks {expected}; has {seen}")
+        codes = [e.get("CCAGENT_ERROR_CODE", "") for e in entries if e.get("CCAGENT_EVENT") == expected]
+        check(any(c.startswith(code) for c in codes), f"{name}: {expected} carries error codes {codes}, not {code}*")
         check("volume-unlocked" not in seen, f"{name}: the agent unlocked although it should not have: {seen}")
         check("fallback-to-passphrase" in seen, f"{name}: no fallback-to-passphrase event: {seen}")
         state = report.state()
         check(state.get("outcome") not in (None, "unlocked"), f"{name}: state.json outcome {state.get('outcome')}")
-        self.results.append({"boot": name, "passed": True, "boot_seconds": round(seconds, 1), "event": expected,
+        self.results.append({"boot": name, "passed": True, "boot_seconds": round(seconds, 1),
+                             "event": f"{expected} ({', '.join(sorted(set(codes)))})",
                              "state_outcome": state.get("outcome")})
         log(f"{name}: passed — {expected}, prompt answered, boot completed in {seconds:.0f} s")
 
@@ -683,17 +694,20 @@ class Proof:
             self.unlock_boot("initramfs-tools", self.initramfs_tools_initramfs(), self.cmdline_initramfs_tools(90))
         if wanted("policy-deny"):
             self.broker.start(policy={"repositories": {"default": {"snp": {"measurements": ["00" * 48]}}}})
+            # ccbroker appraises at resource time: the attestation passes, the resource is denied.
             self.fallback_boot("dracut-policy-deny", initrd, self.cmdline(60), self.disk, self.broker.port,
-                               "attestation-failed")
+                               "volume-failed", "broker.policy-deny")
+            check("rule=snp.measurements" in self.broker.log_path.read_text(), "the broker did not log the rule")
             self.broker.start()
         if wanted("broker-absent"):
             port = self.broker.port
             self.broker.stop()
-            self.fallback_boot("dracut-broker-absent", initrd, self.cmdline(15), self.disk, port, "broker-unreachable")
+            self.fallback_boot("dracut-broker-absent", initrd, self.cmdline(15), self.disk, port, "broker-unreachable",
+                               "broker.")
             self.broker.start()
         if wanted("tampered"):
             self.fallback_boot("dracut-tampered", initrd, self.cmdline(60), self.tampered, self.broker.port,
-                               "header-rejected")
+                               "header-rejected", "header.")
 
     def write_results(self, total_seconds: float) -> None:
         if not self.results_path:

@@ -35,6 +35,9 @@ enum BrokerFault: String, CaseIterable, CustomTestStringConvertible, Sendable {
 
     /// Whether attestation itself fails (else it succeeds and the resource fetch fails).
     var failsAttestation: Bool { self == .down || self == .silent }
+
+    /// Whether the failure is transient, so the client retries until the deadline and then gives up.
+    var retriesUntilDeadline: Bool { self == .down || self == .silent || self == .cutMidBody }
 }
 
 /// A broker setup that works, for the positive controls.
@@ -170,6 +173,9 @@ struct BootFaultTests {
         #expect(volume.device == image)
         #expect(volume.outcome == "failed", "the volume was not unlocked")
         #expect(volume.errorCode == fault.errorCode, "\(volume.message ?? "")")
+        if fault.retriesUntilDeadline {
+            #expect(volume.message?.contains("deadline") == true, "gave up at the deadline: \(volume.message ?? "")")
+        }
         #expect(access("/dev/mapper/" + volume.name, F_OK) != 0, "no dm-crypt mapping exists")
         let attest = run.state.phases.first { $0.name == "attest" }
         if fault.failsAttestation {

@@ -119,6 +119,12 @@ struct ClientTests {
         #expect(try kbs.client(deadline: 10).fetch(resource).unsafeCopyToArray() == Array("stub-secret-value".utf8))
     }
 
+    @Test("connections closed before the TLS handshake are transient: retried, then success")
+    func handshakeCut() throws {
+        let kbs = try StubKBS(mode: "handshake-cut-first-N")
+        #expect(try kbs.client(deadline: 10).fetch(resource).unsafeCopyToArray() == Array("stub-secret-value".utf8))
+    }
+
     @Test("plain http is refused unless allowed; a wrong CA is a TLS error")
     func transportPolicy() throws {
         #expect(throws: KBSError(.insecureURL, "")) {

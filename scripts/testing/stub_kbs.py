@@ -189,6 +189,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
+    accepted = 0
+
+    def get_request(self):
+        # TLS per connection, so that "handshake-cut-first-N" can drop the first three before it,
+        # the way a port forward or proxy does when its backend is down.
+        sock, address = self.socket.accept()
+        self.accepted += 1
+        if self.mode == "handshake-cut-first-N" and self.accepted <= 3:
+            sock.close()
+            raise OSError("closed before the TLS handshake")
+        return self.context.wrap_socket(sock, server_side=True), address
 
 
 def main():
@@ -201,9 +212,8 @@ def main():
     server = Server(("127.0.0.1", 0), Handler)
     server.mode = args.mode
     server.resources = dict((r.split("=", 1)[0], r.split("=", 1)[1].encode()) for r in args.resource)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(args.cert, args.key)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.context.load_cert_chain(args.cert, args.key)
     threading.Timer(120, lambda: os._exit(0)).start()
     print(f"listening on https://127.0.0.1:{server.server_address[1]}", flush=True)
     server.serve_forever()

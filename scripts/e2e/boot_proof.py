@@ -491,13 +491,16 @@ class Proof:
         self.make_tampered_copy()
 
     def make_tampered_copy(self) -> None:
-        """The host's side of the tamper case: our keyslot's area encryption downgraded to ECB."""
+        """The host's side of the tamper case: the token names the host's own broker.
+
+        (Downgrading our keyslot's area cipher is refused by the agent too, but libcryptsetup then
+        fails the passphrase as well — it tries the preferred slot first — so that boot cannot
+        complete; the unit tests cover it.)
+        """
         self.tampered = self.work / "disk-tampered.img"
         run(["cp", "--sparse=always", self.disk, self.tampered])
-        keyslot = json.loads(output([sys.executable, REPO / "scripts/testing/luks2_tamper.py", self.disk, "dump"]))
-        ours = next(t["keyslots"][0] for t in keyslot["tokens"].values() if t["type"] == "ccagent")
-        run([sys.executable, REPO / "scripts/testing/luks2_tamper.py", self.tampered, "area-cipher", ours, "aes-ecb"],
-            stdout=subprocess.DEVNULL)
+        run([sys.executable, REPO / "scripts/testing/luks2_tamper.py", self.tampered, "token-broker",
+             "https://kbs.attacker.example:8443"], stdout=subprocess.DEVNULL)
 
     def boot(self, name: str, initrd: Path, append: str, drives: list[Path], port: int | None,
              snapshot: bool = True) -> Guest:
@@ -707,7 +710,7 @@ class Proof:
             self.broker.start()
         if wanted("tampered"):
             self.fallback_boot("dracut-tampered", initrd, self.cmdline(60), self.tampered, self.broker.port,
-                               "header-rejected", "header.")
+                               "header-rejected", "token.broker-mismatch")
 
     def write_results(self, total_seconds: float) -> None:
         if not self.results_path:

@@ -185,12 +185,11 @@ public enum BootUnlock {
                     .init(
                         device: entry.device, name: entry.name, uuid: entry.uuid, outcome: "failed", errorCode: code,
                         message: "\(error)", durationMilliseconds: volumeClock.total()))
+                // A header or token the checks refuse (the host's doing) is its own event, as in the catalog.
+                let refused = code.hasPrefix("header.") || code.hasPrefix("token.")
                 volumeLog.error(
                     "volume \(entry.name) not unlocked: \(error)",
-                    metadata: [
-                        "event": "\(code.hasPrefix("header") ? "header-rejected" : "volume-failed")",
-                        "error_code": "\(code)",
-                    ])
+                    metadata: ["event": "\(refused ? "header-rejected" : "volume-failed")", "error_code": "\(code)"])
             }
         }
         phases.append(

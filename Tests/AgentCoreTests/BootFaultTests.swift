@@ -132,28 +132,6 @@ final class FaultBench: @unchecked Sendable {
     }
 }
 
-/// ``Environment/shared()`` is a static that is never deinitialized, so its ccbroker would outlive the test
-/// process; this stops it (and removes its directory) when the process exits.
-enum SharedEnvironmentCleanup {
-    nonisolated(unsafe) private static var environment: Environment?
-    private static let lock = Lock()
-
-    static func shared() throws -> Environment {
-        let shared = try Environment.shared()
-        lock.withLock {
-            if environment == nil {
-                environment = shared
-                atexit {
-                    guard let environment = SharedEnvironmentCleanup.environment else { return }
-                    environment.broker.process.stop()
-                    Fixtures.removeTree(environment.directory)
-                }
-            }
-        }
-        return shared
-    }
-}
-
 @Suite("Boot unlock against failing brokers", .serialized)
 struct BootFaultTests {
     @Test(
@@ -163,7 +141,7 @@ struct BootFaultTests {
         let environment =
             try fault == .policyDeny
             ? Environment(policy: #"{"default":{"snp":{"measurements":["00"]},"tdx":{"mr_td":["00"]}}}"#)
-            : SharedEnvironmentCleanup.shared()
+            : Environment.shared()
         let bench = try FaultBench("\(fault)", environment: environment)
         var relay: FaultRelay?
         switch fault {
@@ -221,7 +199,7 @@ struct BootFaultTests {
 
     @Test("positive control: the same setups unlock (verify-only)", arguments: WorkingBroker.allCases)
     func control(_ setup: WorkingBroker) throws {
-        let environment = try SharedEnvironmentCleanup.shared()
+        let environment = try Environment.shared()
         let bench = try FaultBench("control-\(setup)", environment: environment)
         var relay: FaultRelay?
         switch setup {

@@ -55,11 +55,17 @@ final class Environment: @unchecked Sendable {
     }
 
     /// One environment for the parameterized cases (creating a simulator costs two RSA-4096 keys).
+    /// A static is never deinitialized, so its broker is stopped and its directory removed at exit.
     static func shared() throws -> Environment {
         try lock.withLock {
             if let cached { return cached }
             let environment = try Environment()
             cached = environment
+            atexit {
+                guard let environment = Environment.cached else { return }
+                environment.broker.process.stop()
+                Fixtures.removeTree(environment.directory)
+            }
             return environment
         }
     }

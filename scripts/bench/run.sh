@@ -148,5 +148,14 @@ signing a report (ECDSA P-384) and the broker verifying an RSA-4096 PSS chain â€
 shared with other work. Reusing one process for several volumes (`unlock --all` attests once)
 amortises all but the resource round trip.
 NOTE
+cat >>"$out" <<'NOTE'
+
+## In a real kernel at boot
+
+BOOTPROOF.md (`make e2e`) records, per initramfs variant (dracut with systemd, initramfs-tools), the
+time from the agent's start to the root volume active inside a QEMU guest, with the console excerpt
+that shows it. QEMU runs without KVM there, so those figures are emulated, not comparable with the
+native ones above.
+NOTE
 echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)." >>"$out"
 echo "wrote $out" >&2

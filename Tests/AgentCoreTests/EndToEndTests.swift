@@ -74,17 +74,6 @@ final class Environment: @unchecked Sendable {
     private static let lock = Lock()
 }
 
-/// A tiny mutex for test fixtures.
-final class Lock: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    init() { pthread_mutex_init(&mutex, nil) }
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return try body()
-    }
-}
-
 @Suite("End to end with ccbroker", .serialized)
 struct EndToEndTests {
     @Test(

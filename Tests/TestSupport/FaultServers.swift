@@ -134,7 +134,7 @@ public final class FaultRelay: @unchecked Sendable {
     private let listener: Int32
     private let upstream: UInt16
     private let mode: Mode
-    private let lock = RelayLock()
+    private let lock = Lock()
     private var cutCount = 0
     private var forwardedCount = 0
 
@@ -244,11 +244,11 @@ public final class FaultRelay: @unchecked Sendable {
     }
 }
 
-/// A mutex for the relay's counters.
-final class RelayLock: @unchecked Sendable {
+/// A tiny mutex for test fixtures and the relay's counters.
+public final class Lock: @unchecked Sendable {
     private var mutex = pthread_mutex_t()
-    init() { pthread_mutex_init(&mutex, nil) }
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+    public init() { pthread_mutex_init(&mutex, nil) }
+    public func withLock<T>(_ body: () throws -> T) rethrows -> T {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
         return try body()

@@ -40,6 +40,9 @@ BROKER_GUEST_ADDR = "10.0.2.100"  # QEMU user-mode: the guestfwd address, never 
 BROKER_GUEST_PORT = 8443
 BROKER_URL = f"https://{BROKER_GUEST_ADDR}:{BROKER_GUEST_PORT}"
 MARK = "CCAGENT-E2E"
+# The kernel modules the guest needs beyond what the builders add: virtio disk and network, the root
+# file system, dm-crypt with AES-XTS.
+GUEST_DRIVERS = ["virtio_pci", "virtio_blk", "virtio_net", "ext4", "dm_crypt", "xts", "aesni_intel"]
 # A fixed module list (no host probing): a systemd initrd with LUKS, the network, and ccagent.
 DRACUT_MODULES = ("base bash systemd systemd-initrd dracut-systemd systemd-ask-password systemd-journald "
                   "systemd-udevd systemd-tmpfiles udev-rules fs-lib rootfs-block dm crypt network ccagent")
@@ -525,7 +528,7 @@ class Proof:
         log("dracut: building the initramfs with the ccagent module")
         run(["dracut", "--force", "--quiet", "--no-hostonly", "--no-hostonly-cmdline", "--kver", self.kernel.version,
              "--kmoddir", self.kernel.moddir, "--modules", DRACUT_MODULES,
-             "--add-drivers", "virtio_blk virtio_pci virtio_net ext4 dm_crypt xts aesni_intel",
+             "--add-drivers", " ".join(GUEST_DRIVERS),
              "--include", w / "sim", "/var/lib/ccagent/simulator", "--compress", "gzip -1 -n", out], env=env,
             stdout=subprocess.DEVNULL)
         self.check_listing(["lsinitrd"], out, [
@@ -551,7 +554,7 @@ class Proof:
             f"cp -a {w / 'sim'} \"$DESTDIR/var/lib/ccagent/simulator\"\n")
         (conf / "hooks/zz-e2e-simulator").chmod(0o755)
         (conf / "initramfs.conf").write_text("MODULES=list\nBUSYBOX=y\nCOMPRESS=gzip\n")
-        (conf / "modules").write_text("virtio_pci\nvirtio_blk\nvirtio_net\next4\ndm_crypt\nxts\naesni_intel\n")
+        (conf / "modules").write_text("\n".join(GUEST_DRIVERS) + "\n")
         out = w / "initrd-initramfs-tools.img"
         log("mkinitramfs: building the initramfs with the ccagent hook")
         # mkinitramfs reads /lib/modules/KVER and /boot/config-KVER of the host; link them for the

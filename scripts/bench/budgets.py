@@ -65,8 +65,9 @@ if cc >= 50 or prio / cc < 7 or boot / cc < 50:
     print(f"  between the default image and the 1000-iteration one). On the 1000-iteration image ccagent takes {fast_cc:.0f} ms")
     print(f"  ({'within' if fast_cc < 50 else 'still above'} 50 ms) and clevis best tuning {fast_prio:.0f} ms "
           f"({fast_prio / fast_cc:.1f}x). The rest of the wall time is waiting:")
-    print("  the broker (TLS, JWE) runs on the same 2 cores as the client, and other work on this shared machine (QEMU)")
-    print("  competes for them; every process-level number here, ours and clevis's, is inflated by it.")
+    print("  the broker (TLS, JWE) runs on the same 2 cores as the client, and any other work on the machine (see the")
+    print("  load averages at the top and the bottom) competes for them; every process-level number here, ours and")
+    print("  clevis's, is inflated by it.")
     print(f"- **Why 7x and 50x are out of reach on a default-formatted volume.** The digest check is a property of the")
     print("  volume, not of the unlocker: `luksFormat` benchmarks its PBKDF2 iterations (see the slot parameters above) and every unlock")
     print(f"  pays them, clevis too. With ~{digest:.0f} ms of it on both sides, 7x over clevis's best tuning ({prio:.0f} ms)")

@@ -93,7 +93,7 @@ e2e-run:
 fuzz: setup
 	CCAGENT_FUZZ_RESULTS=FUZZING.md scripts/fuzz.sh 160
 
-# The clevis + tang peer, hyperfine, GNU time and gnuplot come from setup.sh's bench block.
+# The clevis + tang peer, GNU time and gnuplot come from setup.sh's bench block.
 bench:
 	@CCAGENT_SETUP_BENCH=1 scripts/setup.sh
 	scripts/bench/run.sh

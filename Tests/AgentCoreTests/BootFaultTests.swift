@@ -79,6 +79,20 @@ final class FaultBench: @unchecked Sendable {
         if let server { keepAlive.append(server) }
     }
 
+    /// The environment's ccbroker over TLS, holding this bench's secret.
+    func useCCBroker() throws {
+        try environment.broker.put(resource, secret)
+        use(url: environment.broker.url, ca: environment.pki.caPEM)
+    }
+
+    /// The independent KBS over TLS in `mode`, holding this bench's secret.
+    func useIndependentKBS(mode: String = "normal") throws {
+        let kbs = try IndependentKBSProcess(
+            pki: environment.pki, directory: directory, mode: mode,
+            resources: [resource: String(decoding: secret, as: UTF8.self)])
+        use(url: kbs.url, ca: environment.pki.caPEM, serving: kbs)
+    }
+
     /// ccbroker over plain http with a relay in front (the relay must read the HTTP exchange to cut a body).
     func useRelay(_ mode: FaultRelay.Mode) throws -> FaultRelay {
         let broker = try BrokerProcess(
@@ -146,8 +160,7 @@ struct BootFaultTests {
         var relay: FaultRelay?
         switch fault {
         case .policyDeny:
-            try environment.broker.put(bench.resource, bench.secret)
-            bench.use(url: environment.broker.url, ca: environment.pki.caPEM)
+            try bench.useCCBroker()
         case .down:
             bench.use(url: "https://127.0.0.1:\(try ClosedPort.reserve())", ca: environment.pki.caPEM)
         case .silent:
@@ -156,10 +169,7 @@ struct BootFaultTests {
         case .cutMidBody:
             relay = try bench.useRelay(.cutBody(pathPrefix: "/kbs/v0/resource/"))
         case .badJWETag:
-            let kbs = try IndependentKBSProcess(
-                pki: environment.pki, directory: bench.directory, mode: "bad-gcm-tag",
-                resources: [bench.resource: String(decoding: bench.secret, as: UTF8.self)])
-            bench.use(url: kbs.url, ca: environment.pki.caPEM, serving: kbs)
+            try bench.useIndependentKBS(mode: "bad-gcm-tag")
         }
         let image = try bench.enroll()
         // The real boot path (no --verify-only): had a key been released, activation would be attempted.
@@ -204,15 +214,11 @@ struct BootFaultTests {
         var relay: FaultRelay?
         switch setup {
         case .ccbroker:
-            try environment.broker.put(bench.resource, bench.secret)
-            bench.use(url: environment.broker.url, ca: environment.pki.caPEM)
+            try bench.useCCBroker()
         case .relay:
             relay = try bench.useRelay(.forward)
         case .independentKBS:
-            let kbs = try IndependentKBSProcess(
-                pki: environment.pki, directory: bench.directory,
-                resources: [bench.resource: String(decoding: bench.secret, as: UTF8.self)])
-            bench.use(url: kbs.url, ca: environment.pki.caPEM, serving: kbs)
+            try bench.useIndependentKBS()
         }
         let image = try bench.enroll()
         let run = try bench.unlock(image, verifyOnly: true)

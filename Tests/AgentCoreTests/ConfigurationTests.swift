@@ -4,6 +4,10 @@
 import AgentCore
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @Suite("Agent configuration")
 struct ConfigurationTests {
     @Test("reads every documented setting from the config file")
@@ -42,6 +46,28 @@ struct ConfigurationTests {
         let configuration = AgentConfiguration.load(path: "/c", kernelCommandLine: cmdline) { _ in nil }
         #expect(configuration.bootVolumeUUIDs == [a, b.lowercased(), c, d])
         #expect(configuration.warnings.isEmpty)
+    }
+
+    @Test("the boot waits for crypttab's UUID volumes, not for noauto/nofail ones or other kinds of source")
+    func crypttabVolumes() throws {
+        let path = "/tmp/ccagent-crypttab-\(getpid())"
+        defer { unlink(path) }
+        try FileIO.writeAtomically(
+            path: path,
+            bytes: Array(
+                """
+                # name   source                                              key   options
+                root     UUID=0F0E0D0C-1111-2222-3333-444455556666                none  luks
+                data     /dev/disk/by-uuid/12345678-aaaa-bbbb-cccc-ddddeeeeffff   none  luks,discard
+                usb      UUID=87654321-aaaa-bbbb-cccc-ddddeeeeffff                none  luks,noauto
+                backup   UUID=11111111-aaaa-bbbb-cccc-ddddeeeeffff                none  nofail
+                swap     /dev/vdb                                            /dev/urandom  swap
+                home     PARTUUID=22222222-aaaa-bbbb-cccc-ddddeeeeffff            none  luks
+                """.utf8))
+        #expect(
+            VolumeInventory.crypttabUUIDs(crypttab: path) == [
+                "0f0e0d0c-1111-2222-3333-444455556666", "12345678-aaaa-bbbb-cccc-ddddeeeeffff",
+            ])
     }
 
     @Test("kernel command line overrides the file; other parameters are ignored")

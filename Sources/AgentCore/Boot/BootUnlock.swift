@@ -209,6 +209,7 @@ public enum BootUnlock {
     static func waitForBootVolumes(_ request: BootUnlockRequest, deadline: Deadline, log: Logger) {
         let expected = request.configuration.bootVolumeUUIDs.union(
             VolumeInventory.crypttabUUIDs(crypttab: request.crypttab))
+        guard !expected.isEmpty else { return }
         var missing = expected.subtracting(VolumeInventory.presentUUIDs())
         guard !missing.isEmpty else { return }
         log.info("waiting for LUKS device(s) \(missing.sorted().joined(separator: ", ")) to appear")

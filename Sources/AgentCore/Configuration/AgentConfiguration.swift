@@ -121,9 +121,13 @@ extension AgentConfiguration {
         } else {
             return nil
         }
+        return normalizedUUID(value)
+    }
+
+    /// `value` in lower case when it is shaped like a UUID (36 hex digits and dashes), else nil.
+    static func normalizedUUID(_ value: Substring) -> String? {
         let uuid = value.lowercased()
-        let isUUID = uuid.count == 36 && uuid.allSatisfy { $0.isHexDigit || $0 == "-" }
-        return isUUID ? uuid : nil
+        return uuid.count == 36 && uuid.allSatisfy { $0.isHexDigit || $0 == "-" } ? uuid : nil
     }
 
     private mutating func set(key: String, value: String, origin: String) {

@@ -65,27 +65,43 @@ public enum VolumeInventory {
         Set(blockDevices().compactMap { (try? CryptDevice(path: $0))?.uuid.lowercased() })
     }
 
-    /// UUIDs (lower case) that crypttab names by `UUID=` or `/dev/disk/by-uuid/`.
+    /// UUIDs (lower case) that crypttab names by `UUID=` or `/dev/disk/by-uuid/`, except the entries
+    /// marked `noauto` or `nofail`: those disks may be absent by design, so nothing waits for them.
     public static func crypttabUUIDs(crypttab: String) -> Set<String> {
-        Set(crypttabNames(AgentConfiguration.readTextFile(crypttab) ?? "").keys.filter { !$0.hasPrefix("/") })
+        let entries = crypttabEntries(AgentConfiguration.readTextFile(crypttab) ?? "")
+        return Set(
+            entries.compactMap { entry in
+                let optional = entry.options.contains { $0 == "noauto" || $0 == "nofail" }
+                return optional ? nil : AgentConfiguration.normalizedUUID(Substring(sourceKey(entry.source)))
+            })
     }
 
     /// UUID or device → name, from crypttab lines `name device [keyfile [options]]`.
     static func crypttabNames(_ text: String) -> [String: String] {
         var names: [String: String] = [:]
-        for line in text.split(separator: "\n") {
-            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-            guard words.count >= 2, !words[0].hasPrefix("#") else { continue }
-            let source = words[1]
-            if source.hasPrefix("UUID=") {
-                names[String(source.dropFirst(5)).lowercased()] = words[0]
-            } else if source.hasPrefix("/dev/disk/by-uuid/") {
-                names[String(source.dropFirst("/dev/disk/by-uuid/".count)).lowercased()] = words[0]
-            } else {
-                names[source] = words[0]
-            }
+        for entry in crypttabEntries(text) {
+            names[sourceKey(entry.source)] = entry.name
         }
         return names
+    }
+
+    /// The entries of crypttab text: name, source and the comma-separated options of the fourth field.
+    static func crypttabEntries(_ text: String) -> [(name: String, source: String, options: [Substring])] {
+        text.split(separator: "\n").compactMap { line in
+            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            guard words.count >= 2, !words[0].hasPrefix("#") else { return nil }
+            return (words[0], words[1], words.count >= 4 ? words[3].split(separator: ",") : [])
+        }
+    }
+
+    /// A crypttab source as names are looked up: a UUID (lower case) for `UUID=` and by-uuid paths,
+    /// else the source itself.
+    static func sourceKey(_ source: String) -> String {
+        if source.hasPrefix("UUID=") { return String(source.dropFirst(5)).lowercased() }
+        if source.hasPrefix("/dev/disk/by-uuid/") {
+            return String(source.dropFirst("/dev/disk/by-uuid/".count)).lowercased()
+        }
+        return source
     }
 
     /// Whole disks and partitions from /sys/class/block.

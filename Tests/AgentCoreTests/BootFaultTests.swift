@@ -177,11 +177,11 @@ struct BootFaultTests {
 
         #expect(run.result.exitCode == 1, "\(run.result.output)")
         #expect(run.result.output.contains("boot unlock: failed"), "\(run.result.output)")
-        #expect(run.state.outcome == "failed")
+        #expect(run.state.outcome == .failed)
         let volume = try #require(run.state.volumes.first)
         #expect(run.state.volumes.count == 1)
         #expect(volume.device == image)
-        #expect(volume.outcome == "failed", "the volume was not unlocked")
+        #expect(volume.outcome == .failed, "the volume was not unlocked")
         #expect(volume.errorCode == fault.errorCode, "\(volume.message ?? "")")
         if fault.retriesUntilDeadline {
             #expect(volume.message?.contains("deadline") == true, "gave up at the deadline: \(volume.message ?? "")")
@@ -189,12 +189,12 @@ struct BootFaultTests {
         #expect(access("/dev/mapper/" + volume.name, F_OK) != 0, "no dm-crypt mapping exists")
         let attest = run.state.phases.first { $0.name == "attest" }
         if fault.failsAttestation {
-            #expect(attest?.outcome == "failed")
+            #expect(attest?.outcome == .failed)
             #expect(attest?.errorCode == fault.errorCode)
             #expect(!run.state.phases.contains { $0.name == "unlock" }, "no unlock was tried without a session")
         } else {
-            #expect(attest?.outcome == "ok", "attestation itself succeeded: \(run.state.phases)")
-            #expect(run.state.phases.first { $0.name == "unlock" }?.outcome == "failed")
+            #expect(attest?.outcome == .ok, "attestation itself succeeded: \(run.state.phases)")
+            #expect(run.state.phases.first { $0.name == "unlock" }?.outcome == .failed)
         }
         if let relay {
             #expect(relay.cuts >= 1, "the relay cut a resource response")
@@ -224,8 +224,8 @@ struct BootFaultTests {
         let run = try bench.unlock(image, verifyOnly: true)
 
         #expect(run.result.exitCode == 0, "\(run.result.output)")
-        #expect(run.state.outcome == "unlocked")
-        #expect(run.state.volumes.map(\.outcome) == ["unlocked"], "\(run.state.volumes)")
+        #expect(run.state.outcome == .unlocked)
+        #expect(run.state.volumes.map(\.outcome) == [.unlocked], "\(run.state.volumes)")
         #expect(run.state.volumes.first?.errorCode == nil)
         if let relay { #expect(relay.forwarded >= 3 && relay.cuts == 0) }
         #expect(run.seconds < FaultBench.deadline + 10, "took \(run.seconds) s")

@@ -52,6 +52,17 @@ public final class BackgroundProcess: @unchecked Sendable {
 
     private var reaped = false
 
+    /// Sends `signal` and reaps the process; returns its wait status.
+    @discardableResult
+    public func signal(_ signal: Int32) -> Int32 {
+        var status: Int32 = 0
+        guard !reaped else { return status }
+        reaped = true
+        Glibc.kill(pid, signal)
+        waitpid(pid, &status, 0)
+        return status
+    }
+
     public func stop() {
         guard !reaped else { return }
         reaped = true

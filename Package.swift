@@ -53,7 +53,8 @@ let package = Package(
             dependencies: ["AgentBase", "CTEEGuest", "TEEEvidence", "Cryptography", "SecureMemory"],
             swiftSettings: strict),
         .target(
-            name: "KBSProtocol", dependencies: ["AgentBase", "CanonicalJSON", "Cryptography", "SecureMemory", "TEEEvidence"],
+            name: "KBSProtocol",
+            dependencies: ["AgentBase", "CanonicalJSON", "Cryptography", "SecureMemory", "TEEEvidence"],
             swiftSettings: strict),
         .target(
             name: "KBSClient",
@@ -64,7 +65,8 @@ let package = Package(
             swiftSettings: strict),
         .target(name: "Cryptsetup", dependencies: ["AgentBase", "CCryptsetup", "SecureMemory"], swiftSettings: strict),
         .target(
-            name: "LUKSBinding", dependencies: ["AgentBase", "CanonicalJSON", "Cryptsetup", "Cryptography", "SecureMemory"],
+            name: "LUKSBinding",
+            dependencies: ["AgentBase", "CanonicalJSON", "Cryptsetup", "Cryptography", "SecureMemory"],
             swiftSettings: strict),
         .target(
             name: "SystemdSupport",
@@ -77,7 +79,8 @@ let package = Package(
         .target(
             name: "AgentCore",
             dependencies: [
-                "AgentBase", "TEEEvidence", "EvidenceVerification", "TEEDevice", "KBSClient", "KBSProtocol", "LUKSBinding",
+                "AgentBase", "TEEEvidence", "EvidenceVerification", "TEEDevice", "KBSClient", "KBSProtocol",
+                "LUKSBinding",
                 "Cryptsetup", "SystemdSupport", "SecureMemory", "Cryptography",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -86,7 +89,8 @@ let package = Package(
         .executableTarget(
             name: "ccagent",
             dependencies: [
-                "AgentBase", "AgentCore", "TEEEvidence", "EvidenceVerification", "TEEDevice", "KBSClient", "KBSProtocol",
+                "AgentBase", "AgentCore", "TEEEvidence", "EvidenceVerification", "TEEDevice", "KBSClient",
+                "KBSProtocol",
                 "LUKSBinding", "SecureMemory", "Cryptography",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -133,7 +137,8 @@ let package = Package(
         .testTarget(
             name: "TEEDeviceTests",
             dependencies: [
-                "AgentBase", "TEEDevice", "CTEEGuest", "TEEEvidence", "EvidenceVerification", "Cryptography", "TestSupport",
+                "AgentBase", "TEEDevice", "CTEEGuest", "TEEEvidence", "EvidenceVerification", "Cryptography",
+                "TestSupport",
             ], swiftSettings: strict),
         .testTarget(
             name: "KBSTests",
@@ -146,7 +151,8 @@ let package = Package(
             name: "SystemdSupportTests", dependencies: ["SystemdSupport", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "BrokerTests", dependencies: ["Broker", "TestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "AgentCoreTests", dependencies: ["AgentBase", "AgentCore", "Cryptsetup", "LUKSBinding", "TestSupport"],
+            name: "AgentCoreTests",
+            dependencies: ["AgentBase", "AgentCore", "Cryptsetup", "LUKSBinding", "TestSupport"],
             swiftSettings: strict),
     ]
 )

@@ -198,7 +198,9 @@ public final class CryptDevice {
     public func activeMapping(name: String) throws(CryptsetupError) -> ActiveMapping {
         var active = crypt_active_device()
         let rc = crypt_get_active_device(pointer, name, &active)
-        guard rc == 0 else { throw CryptsetupError(operation: "read the active mapping '\(name)'", device: path, code: rc) }
+        guard rc == 0 else {
+            throw CryptsetupError(operation: "read the active mapping '\(name)'", device: path, code: rc)
+        }
         return ActiveMapping(
             offsetSectors: active.offset, ivOffsetSectors: active.iv_offset, sizeSectors: active.size,
             allowsDiscards: active.flags & cca_activate_allow_discards != 0)

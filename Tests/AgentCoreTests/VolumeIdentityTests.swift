@@ -117,14 +117,17 @@ struct VolumeIdentityTests {
         #expect(fresh.broker.brokerRequests.isEmpty, "nothing was sent to the broker")
     }
 
-    @Test("positive control: the default fields under the victim's own state unlock; the host's copy of that volume does not")
+    @Test(
+        "positive control: the default fields under the victim's own state unlock; the host's copy of that volume does not"
+    )
     func defaultFieldsUnlock() throws {
         let states = try SameChipStates()
         defer { states.remove() }
         let image = try TestImage()
         defer { image.remove() }
         let victim = try SimulatedFactors(directory: states.victim)
-        try enroll(image, binding: .brokerAndSNP, fields: [.measurement, .policy], policy: victimPolicy, factors: victim)
+        try enroll(
+            image, binding: .brokerAndSNP, fields: [.measurement, .policy], policy: victimPolicy, factors: victim)
         let outcome = try VolumeUnlock.unlock(
             device: image.path, name: nil, policy: victimPolicy, factors: SimulatedFactors(directory: states.victim))
         #expect(outcome.keyslot == 1)
@@ -184,7 +187,8 @@ struct VolumeIdentityTests {
         defer { image.remove() }
         let before = image.bytes
         #expect(throws: BindingError(.policyRefused, "")) {
-            try enroll(image, binding: .brokerAndSNP, fields: [.policy], policy: victimPolicy, factors: RecordingFactors())
+            try enroll(
+                image, binding: .brokerAndSNP, fields: [.policy], policy: victimPolicy, factors: RecordingFactors())
         }
         #expect(throws: BindingError(.policyRefused, "")) {
             try enroll(

@@ -334,7 +334,8 @@ struct VolumeTests {
         }
     }
 
-    @Test("kill -9 at random moments of enroll: the passphrase always opens, and an enrolled token always has its secret")
+    @Test(
+        "kill -9 at random moments of enroll: the passphrase always opens, and an enrolled token always has its secret")
     func randomKills() throws {
         // How long one enrollment takes here, so the kills spread over all of it and a little past.
         let timing = try TestImage()

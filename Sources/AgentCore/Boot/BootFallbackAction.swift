@@ -70,7 +70,8 @@ public struct BootFallbackAction: Sendable {
     public func armWatchdog(seconds: Double) -> DispatchWorkItem {
         let action = self
         let work = DispatchWorkItem {
-            let reason = "the deadline (\(Int(seconds - BootUnlock.watchdogGrace)) s) passed while the agent was blocked"
+            let reason =
+                "the deadline (\(Int(seconds - BootUnlock.watchdogGrace)) s) passed while the agent was blocked"
             let state = BootState(
                 startedAt: "", bootPhase: BootPhase.isInitrd ? "initrd" : "host", tee: nil, broker: nil,
                 outcome: .failed,
@@ -82,7 +83,8 @@ public struct BootFallbackAction: Sendable {
             try? state.write(to: action.statePath)
             if action.fallback == .poweroff { action.stop(reason + " (deadline.reached)") }
             action.logger.error(
-                "\(reason); giving up (deadline.reached)", metadata: ["event": "\(AgentEvent.deadlineReached.rawValue)"])
+                "\(reason); giving up (deadline.reached)", metadata: ["event": "\(AgentEvent.deadlineReached.rawValue)"]
+            )
             _exit(1)
         }
         DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: work)

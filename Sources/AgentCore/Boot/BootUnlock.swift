@@ -301,7 +301,8 @@ struct BootRun {
             let outcome = try VolumeUnlock.unlock(
                 volume, name: request.verifyOnly ? nil : name, policy: request.policy, factors: factors)
             let result: BootState.VolumeResult = outcome.alreadyActive ? .alreadyActive : .unlocked
-            if !outcome.alreadyActive && !request.verifyOnly && RTMR.isAvailable(), let measurement = outcome.measurement
+            if !outcome.alreadyActive && !request.verifyOnly && RTMR.isAvailable(),
+                let measurement = outcome.measurement
             {
                 // Later attestations can tell "initramfs before unlock" from "running on volume X", and a
                 // broker that released the secret can check which volume: the value is bound to its key.
@@ -347,8 +348,9 @@ struct BootRun {
             ]) { $1 })
     }
 
-    mutating func phase(_ name: String, _ outcome: BootState.PhaseOutcome, code: ErrorCode? = nil, message: String? = nil)
-    {
+    mutating func phase(
+        _ name: String, _ outcome: BootState.PhaseOutcome, code: ErrorCode? = nil, message: String? = nil
+    ) {
         phases.append(
             .init(
                 name: name, outcome: outcome, durationMilliseconds: clock.lap(), errorCode: code?.description,
@@ -359,7 +361,8 @@ struct BootRun {
     mutating func finish() -> BootState {
         let failed = volumes.filter { $0.outcome == .failed }.count
         let opened = volumes.filter { $0.outcome == .unlocked || $0.outcome == .alreadyActive }.count
-        let result = outcome ?? (failed == 0 ? (opened == 0 ? .nothingToDo : .unlocked) : (opened == 0 ? .failed : .partial))
+        let result =
+            outcome ?? (failed == 0 ? (opened == 0 ? .nothingToDo : .unlocked) : (opened == 0 ? .failed : .partial))
         let state = BootState(
             startedAt: clock.startedAt, bootPhase: BootPhase.isInitrd ? "initrd" : "host", tee: tee,
             broker: configuration.brokerURL, outcome: result, phases: phases, volumes: volumes,

@@ -190,13 +190,15 @@ extension AgentConfiguration {
             disabled = value == "true" || value == "1"
         case "fallback":
             guard let choice = BootFallback(rawValue: value) else {
-                warnings.append("\(origin): fallback '\(value)' is not poweroff or passphrase, keeping \(fallback.rawValue)")
+                warnings.append(
+                    "\(origin): fallback '\(value)' is not poweroff or passphrase, keeping \(fallback.rawValue)")
                 return
             }
             fallback = choice
         case "boot-volumes":
             guard let choice = BootVolumeSelection(rawValue: value) else {
-                warnings.append("\(origin): boot-volumes '\(value)' is not named or all, keeping \(bootVolumes.rawValue)")
+                warnings.append(
+                    "\(origin): boot-volumes '\(value)' is not named or all, keeping \(bootVolumes.rawValue)")
                 return
             }
             bootVolumes = choice
@@ -216,7 +218,8 @@ extension AgentConfiguration {
         case "bindings":
             let modes = words.compactMap(BindingMode.init(rawValue:))
             guard !modes.isEmpty, modes.count == words.count else {
-                warnings.append("\(origin): bindings '\(value)' must list broker, broker+snp or snp; keeping the default")
+                warnings.append(
+                    "\(origin): bindings '\(value)' must list broker, broker+snp or snp; keeping the default")
                 return
             }
             volumePolicy.bindings = Set(modes)
@@ -244,7 +247,8 @@ extension AgentConfiguration {
             }
             volumePolicy.resourcePatterns = words
         case "volume":
-            guard (1...2).contains(words.count), let uuid = AgentConfiguration.normalizedUUID(Substring(words[0])) else {
+            guard (1...2).contains(words.count), let uuid = AgentConfiguration.normalizedUUID(Substring(words[0]))
+            else {
                 warnings.append("\(origin): expected 'volume = UUID [RESOURCE]', ignoring the line")
                 return
             }

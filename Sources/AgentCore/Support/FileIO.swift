@@ -65,7 +65,8 @@ public enum FileIO {
             failure = FileIOError(operation: "chmod", path: temporary, errno: errno)
         }
         if failure == nil, fsync(fd) != 0 { failure = FileIOError(operation: "fsync", path: temporary, errno: errno) }
-        if failure == nil, unnamed, linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, temporary, AT_SYMLINK_FOLLOW) != 0 {
+        if failure == nil, unnamed, linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, temporary, AT_SYMLINK_FOLLOW) != 0
+        {
             failure = FileIOError(operation: "link", path: temporary, errno: errno)
         }
         close(fd)

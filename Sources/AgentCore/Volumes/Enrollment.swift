@@ -133,7 +133,8 @@ public enum Enrollment {
                 .headerRejected,
                 "refusing to enroll '\(path)': the boot unlock would refuse this LUKS2 header — "
                     + problems.joined(separator: "; ")
-                    + ". Re-format it with an allowed cipher (e.g. 'cryptsetup luksFormat --type luks2', aes-xts-plain64)")
+                    + ". Re-format it with an allowed cipher (e.g. 'cryptsetup luksFormat --type luks2', aes-xts-plain64)"
+            )
         }
     }
 

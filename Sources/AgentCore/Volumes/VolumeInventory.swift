@@ -61,7 +61,9 @@ public enum VolumeInventory {
             do {
                 // The broker is checked only when one is configured: `volumes` may run without one.
                 var checks = policy
-                if checks.broker == nil, let token = try? VolumeUnlock.token(of: device) { checks.broker = token.broker }
+                if checks.broker == nil, let token = try? VolumeUnlock.token(of: device) {
+                    checks.broker = token.broker
+                }
                 _ = try VolumeUnlock.check(device: path, expectedUUID: nil, policy: checks)
             } catch {
                 entry.headerCheck = "\(error)"
@@ -115,7 +117,10 @@ public enum VolumeInventory {
         text.split(separator: "\n").compactMap { line in
             let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
             guard words.count >= 2, !words[0].hasPrefix("#") else { return nil }
-            return (words[0], words[1], words.count >= 3 ? words[2] : "", words.count >= 4 ? words[3].split(separator: ",") : [])
+            return (
+                words[0], words[1], words.count >= 3 ? words[2] : "",
+                words.count >= 4 ? words[3].split(separator: ",") : []
+            )
         }
     }
 

@@ -95,7 +95,8 @@ public enum VolumeUnlock {
             return outcome
         }
         var brokerSecret: SecretBytes?
-        if token.binding.usesBroker, let broker = policy.broker, let resource = token.resource.flatMap(ResourcePath.init)
+        if token.binding.usesBroker, let broker = policy.broker,
+            let resource = token.resource.flatMap(ResourcePath.init)
         {
             brokerSecret = try factors.brokerSecret(broker: broker, resource: resource)
         }
@@ -130,7 +131,9 @@ public enum VolumeUnlock {
         device path: String, expectedUUID: String? = nil, name: String?, policy: UnlockPolicy,
         factors: VolumeFactorSource
     ) throws -> UnlockOutcome {
-        try unlock(check(device: path, expectedUUID: expectedUUID, policy: policy), name: name, policy: policy, factors: factors)
+        try unlock(
+            check(device: path, expectedUUID: expectedUUID, policy: policy), name: name, policy: policy,
+            factors: factors)
     }
 
     /// The enrolled ccagent token of a device.

@@ -28,7 +28,8 @@ struct StatusCommand: ParsableCommand {
         teeOptions.apply(to: &configuration)
         let report = StatusProbe.run(
             StatusRequest(
-                configuration: configuration, trust: configuration.brokerTrust, statePath: stateFile, secretStore: store, devices: devices))
+                configuration: configuration, trust: configuration.brokerTrust, statePath: stateFile,
+                secretStore: store, devices: devices))
         if json {
             print(try jsonText(report))
         } else {

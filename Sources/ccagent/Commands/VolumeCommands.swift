@@ -164,7 +164,8 @@ struct UnlockCommand: ParsableCommand {
                     statePath: stateFile, verifyOnly: verifyOnly),
                 boot: boot, logger: Logger(label: "ccagent"))
             print(
-                "boot unlock: \(state.outcome.rawValue) (\(state.volumes.count) volume(s), \(Int(state.totalMilliseconds)) ms)")
+                "boot unlock: \(state.outcome.rawValue) (\(state.volumes.count) volume(s), \(Int(state.totalMilliseconds)) ms)"
+            )
             if state.outcome.isFailure { throw ExitCode.failure }
             return
         }
@@ -176,7 +177,8 @@ struct UnlockCommand: ParsableCommand {
             let devicePath = device ?? ""
             let policy = UnlockPolicy(broker: endpoint?.url, volumes: configuration.volumePolicy)
             let volume = try VolumeUnlock.check(device: devicePath, expectedUUID: nil, policy: policy)
-            let mapping = verifyOnly ? nil : (name ?? VolumeInventory.mappingName(uuid: volume.uuid, device: devicePath))
+            let mapping =
+                verifyOnly ? nil : (name ?? VolumeInventory.mappingName(uuid: volume.uuid, device: devicePath))
             let outcome = try VolumeUnlock.unlock(volume, name: mapping, policy: policy, factors: factors)
             if outcome.alreadyActive {
                 print("\(devicePath): '\(mapping ?? "")' is already active; left alone")

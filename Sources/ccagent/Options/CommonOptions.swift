@@ -22,7 +22,8 @@ extension DerivedKeyRequest.RootKey: ExpressibleByArgument {}
 struct ConfigOptions: ParsableArguments {
     @Option(
         name: .customLong("config"),
-        help: "Configuration file (default: \(AgentConfiguration.defaultPath)); the kernel command line applies on top.")
+        help: "Configuration file (default: \(AgentConfiguration.defaultPath)); the kernel command line applies on top."
+    )
     var path: String = AgentConfiguration.defaultPath
 
     func load() -> AgentConfiguration { loadConfiguration(path: path) }
@@ -80,7 +81,8 @@ struct BrokerOptions: ParsableArguments {
             throw ValidationError("--deadline must be in (0, 3600] seconds")
         }
         if let broker, !(broker.hasPrefix("https://") || broker.hasPrefix("http://")) {
-            throw ValidationError("--broker must be an https:// URL (http:// with --allow-insecure-http), got '\(broker)'")
+            throw ValidationError(
+                "--broker must be an https:// URL (http:// with --allow-insecure-http), got '\(broker)'")
         }
     }
 

@@ -232,4 +232,33 @@ struct BootFaultTests {
         #expect(!bench.leaks(into: Array(run.result.output.utf8)), "a secret leaked into the output")
         #expect(!bench.leaks(into: run.stateBytes), "a secret leaked into state.json")
     }
+
+    @Test("a device whose reads block forever: the watchdog ends the run at the deadline plus grace, recorded")
+    func blockedDevice() throws {
+        let directory = try Fixtures.temporaryDirectory("ccagent-blocked")
+        defer { Fixtures.removeTree(directory) }
+        // A FIFO nobody writes to: opening it for reading blocks, as a disk that never answers would.
+        let fifo = directory + "/disk"
+        guard mkfifo(fifo, 0o600) == 0 else { throw FixtureError(message: "mkfifo failed: \(errno)") }
+        let statePath = directory + "/state.json"
+        let started = BootFaultTests.seconds()
+        let run = try Subprocess.run([
+            Binaries.ccagent, "unlock", "--all", "--only", fifo, "--verify-only", "--deadline", "1", "--state-file",
+            statePath, "--config", directory + "/none.conf",
+        ])
+        let elapsed = BootFaultTests.seconds() - started
+        #expect(run.exitCode == 1, "\(run.output)")
+        // 1 s deadline + 10 s grace; the margin is for a loaded machine, the test only proves it ends.
+        #expect(elapsed >= 1 + BootUnlock.watchdogGrace - 0.5 && elapsed < 1 + BootUnlock.watchdogGrace + 20)
+        let state = try #require(try BootState.read(from: statePath))
+        #expect(state.outcome == .failed)
+        #expect(state.phases.map(\.errorCode) == ["deadline.reached"])
+        #expect(state.fallback == nil, "a manual unlock --all never powers off and records no boot fallback")
+    }
+
+    static func seconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
 }

@@ -229,7 +229,10 @@ struct VolumeIdentityTests {
 
     @Test(
         "persistent flags and requirements in the header are refused before any key",
-        arguments: [["config-flag", "allow-discards"], ["config-flag", "no-read-workqueue"]])
+        arguments: [
+            ["config-flag", "allow-discards"], ["config-flag", "no-read-workqueue"],
+            ["config-requirement", "offline-reencrypt"],
+        ])
     func headerFlags(edit: [String]) throws {
         let image = try TestImage()
         defer { image.remove() }

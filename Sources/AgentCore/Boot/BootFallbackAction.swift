@@ -23,11 +23,12 @@ extension BootUnlock {
         _ request: BootUnlockRequest, boot: Bool, logger: Logger, notifier: ServiceNotifier = ServiceNotifier()
     ) -> BootState {
         let action = BootFallbackAction(
-            fallback: boot ? request.configuration.fallback : .passphrase, statePath: request.statePath, logger: logger)
+            fallback: boot ? request.configuration.fallback : .passphrase, boot: boot, statePath: request.statePath,
+            logger: logger)
         let watchdog = action.armWatchdog(seconds: request.configuration.deadlineSeconds + watchdogGrace)
         var state = run(request, logger: logger, notifier: notifier)
         watchdog.cancel()
-        action.apply(&state, boot: boot)
+        action.apply(&state)
         return state
     }
 }
@@ -35,33 +36,55 @@ extension BootUnlock {
 /// Carries out the fallback.
 public struct BootFallbackAction: Sendable {
     public var fallback: BootFallback
+    /// Whether this is the boot (a manual `unlock --all` records no fallback and never powers off).
+    public var boot: Bool
     public var statePath: String
     public var logger: Logger
-    /// Powers the machine off; returns only if the kernel refused (tests replace it).
-    public var powerOff: @Sendable () -> Int32 = { ProcessControls.powerOff() }
 
-    public init(fallback: BootFallback, statePath: String, logger: Logger) {
-        self.fallback = fallback
+    public init(fallback: BootFallback, boot: Bool, statePath: String, logger: Logger) {
+        self.fallback = boot ? fallback : .passphrase
+        self.boot = boot
         self.statePath = statePath
         self.logger = logger
     }
 
-    /// After the run: nothing when every needed volume is open; else power off or leave the prompt.
-    public func apply(_ state: inout BootState, boot: Bool) {
-        guard state.outcome.isFailure else { return }
+    /// What a run's outcome leads to.
+    public enum Decision: Equatable, Sendable {
+        /// Every volume the boot needs is open.
+        case none
+        /// Leave the volumes named in the message to the passphrase prompt.
+        case passphrase(String)
+        /// Power off after printing this line.
+        case powerOff(String)
+    }
+
+    /// The decision for `state`, without carrying it out.
+    public func decide(_ state: BootState) -> Decision {
+        guard state.outcome.isFailure else { return .none }
         let failed = state.volumes.filter { $0.outcome == .failed }
         let reasons = failed.map { "\($0.name) (\($0.errorCode ?? "?"))" }.joined(separator: ", ")
-        if boot {
+        switch fallback {
+        case .poweroff:
+            return .powerOff(
+                "ccagent: powering off: cannot unlock \(reasons); fallback = poweroff (a passphrase typed on this "
+                    + "console would be readable by the host)")
+        case .passphrase:
+            return .passphrase("\(failed.count) volume(s) left for the passphrase prompt: \(reasons)")
+        }
+    }
+
+    /// After the run: nothing when every needed volume is open; else power off or leave the prompt.
+    public func apply(_ state: inout BootState) {
+        let decision = decide(state)
+        if decision != .none, boot {
             state.fallback = fallback.rawValue
             try? state.write(to: statePath)
         }
-        switch fallback {
-        case .poweroff:
-            stop("cannot unlock \(reasons)")
-        case .passphrase:
-            logger.notice(
-                "\(failed.count) volume(s) left for the passphrase prompt: \(reasons)",
-                metadata: ["event": "\(AgentEvent.fallbackToPassphrase.rawValue)"])
+        switch decision {
+        case .none: return
+        case .powerOff(let line): stop(line)
+        case .passphrase(let message):
+            logger.notice("\(message)", metadata: ["event": "\(AgentEvent.fallbackToPassphrase.rawValue)"])
         }
     }
 
@@ -79,9 +102,14 @@ public struct BootFallbackAction: Sendable {
                     .init(
                         name: "watchdog", outcome: .failed, durationMilliseconds: seconds * 1000,
                         errorCode: "deadline.reached", message: reason)
-                ], volumes: [], totalMilliseconds: seconds * 1000, fallback: action.fallback.rawValue)
+                ], volumes: [], totalMilliseconds: seconds * 1000,
+                fallback: action.boot ? action.fallback.rawValue : nil)
             try? state.write(to: action.statePath)
-            if action.fallback == .poweroff { action.stop(reason + " (deadline.reached)") }
+            if action.fallback == .poweroff {
+                action.stop(
+                    "ccagent: powering off: \(reason) (deadline.reached); fallback = poweroff (a passphrase typed on "
+                        + "this console would be readable by the host)")
+            }
             action.logger.error(
                 "\(reason); giving up (deadline.reached)", metadata: ["event": "\(AgentEvent.deadlineReached.rawValue)"]
             )
@@ -93,13 +121,10 @@ public struct BootFallbackAction: Sendable {
 
     /// Says why on the console and in the journal, then powers off. If the kernel refuses, the
     /// process exits with status 3 so the initramfs script fails closed instead.
-    func stop(_ reason: String) {
-        let line =
-            "ccagent: powering off: \(reason); fallback = poweroff (a passphrase typed on this console would be "
-            + "readable by the host)"
+    func stop(_ line: String) {
         logger.critical("\(line)", metadata: ["event": "\(AgentEvent.poweringOff.rawValue)"])
         Console.write(line)
-        let rc = powerOff()
+        let rc = ProcessControls.powerOff()
         logger.critical("failed to power off (errno \(-rc)); exiting with status 3 so the boot fails closed")
         _exit(3)
     }

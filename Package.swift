@@ -37,6 +37,8 @@ let package = Package(
             name: "CSystemd", path: "Sources/CSystemd", pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]),
         .target(name: "CTEEGuest", path: "Sources/CTEEGuest"),
+        // The kernel's device-mapper table of an active mapping (DM_TABLE_STATUS); imported by Cryptsetup only.
+        .target(name: "CDeviceMapper", path: "Sources/CDeviceMapper"),
 
         // MARK: Foundation modules (no dependencies on each other unless listed).
         // AgentBase is the bottom: the error-code vocabulary and the types every layer shares.
@@ -63,7 +65,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
-        .target(name: "Cryptsetup", dependencies: ["AgentBase", "CCryptsetup", "SecureMemory"], swiftSettings: strict),
+        .target(
+            name: "Cryptsetup", dependencies: ["AgentBase", "CCryptsetup", "CDeviceMapper", "SecureMemory"],
+            swiftSettings: strict),
         .target(
             name: "LUKSBinding",
             dependencies: ["AgentBase", "CanonicalJSON", "Cryptsetup", "Cryptography", "SecureMemory"],

@@ -34,14 +34,6 @@ public struct CryptsetupError: CodedError, Equatable {
     public var errorCode: ErrorCode { ErrorCode(isWrongKey ? "keyslot.wrong-key" : "cryptsetup.error") }
 }
 
-/// A dm-crypt mapping as device-mapper reports it (sizes in 512-byte sectors).
-public struct ActiveMapping: Sendable, Equatable {
-    public var offsetSectors: UInt64
-    public var ivOffsetSectors: UInt64
-    public var sizeSectors: UInt64
-    public var allowsDiscards: Bool
-}
-
 /// Keyslot priority (crypt_keyslot_priority).
 public enum KeyslotPriority: Int32, Sendable {
     case ignore = 0
@@ -192,18 +184,6 @@ public final class CryptDevice {
             throw CryptsetupError(
                 operation: name == nil ? "verify keyslot \(slot)" : "activate '\(name ?? "")'", device: path, code: rc)
         }
-    }
-
-    /// The active mapping `name` as device-mapper reports it. Calls `crypt_get_active_device`.
-    public func activeMapping(name: String) throws(CryptsetupError) -> ActiveMapping {
-        var active = crypt_active_device()
-        let rc = crypt_get_active_device(pointer, name, &active)
-        guard rc == 0 else {
-            throw CryptsetupError(operation: "read the active mapping '\(name)'", device: path, code: rc)
-        }
-        return ActiveMapping(
-            offsetSectors: active.offset, ivOffsetSectors: active.iv_offset, sizeSectors: active.size,
-            allowsDiscards: active.flags & cca_activate_allow_discards != 0)
     }
 
     /// Removes the mapping `name`. Calls `crypt_deactivate`.

@@ -186,27 +186,44 @@ public enum VolumeUnlock {
         }
     }
 
-    /// Reads the active mapping back from device-mapper and compares it with the verified segment.
+    /// Reads the active table back from device-mapper (what the kernel runs, not what a header says) and
+    /// compares it with the verified header: cipher, key size, offsets, length, sector size, discards.
     static func verifyMapping(_ volume: CheckedVolume, name: String, allowDiscards: Bool) throws {
         var problems: [String] = []
         do {
-            let active = try volume.device.activeMapping(name: name)
-            let segment = volume.header.dataSegment
-            if let offset = segment?.offsetBytes, active.offsetSectors != offset / 512 {
-                problems.append("offset \(active.offsetSectors) sectors, header \(offset / 512)")
+            let table = try ActiveCryptTable.read(name: name)
+            guard let segment = volume.header.dataSegment else {
+                throw BindingError(.headerRejected, "no data segment")
             }
-            if let ivTweak = segment?.ivTweak, active.ivOffsetSectors != ivTweak {
-                problems.append("IV offset \(active.ivOffsetSectors), header \(ivTweak)")
+            let cipher = volume.header.json["segments"]?["0"]?["encryption"]?.stringValue ?? ""
+            // The kernel prints an AEAD/adiantum spec in crypto API form ("capi:adiantum(xchacha20,aes)-plain64").
+            let sameCipher =
+                table.cipher == cipher
+                || (cipher.contains("adiantum") && table.cipher.hasPrefix("capi:") && table.cipher.contains("adiantum"))
+            if !sameCipher { problems.append("cipher '\(table.cipher)', header '\(cipher)'") }
+            if let keyBytes = volume.header.keyslot(volume.token.keyslot)?["key_size"]?.uint64Value,
+                table.keyBytes != Int(keyBytes)
+            {
+                problems.append("key size \(table.keyBytes) bytes, header \(keyBytes)")
             }
-            if let segment, let deviceSectors = volume.device.deviceSizeSectors {
+            if table.deviceOffsetSectors != segment.offsetBytes / 512 {
+                problems.append("offset \(table.deviceOffsetSectors) sectors, header \(segment.offsetBytes / 512)")
+            }
+            if table.ivOffsetSectors != segment.ivTweak {
+                problems.append("IV offset \(table.ivOffsetSectors), header \(segment.ivTweak)")
+            }
+            if table.sectorSize != segment.sectorSize {
+                problems.append("sector size \(table.sectorSize), header \(segment.sectorSize)")
+            }
+            if let deviceSectors = volume.device.deviceSizeSectors {
                 let available = deviceSectors - min(deviceSectors, segment.offsetBytes / 512)
                 let expected = segment.sizeBytes.map { $0 / 512 } ?? available
                 let slack = max(segment.sectorSize / 512, 1)
-                if active.sizeSectors > expected || expected - active.sizeSectors >= slack {
-                    problems.append("size \(active.sizeSectors) sectors, header \(expected)")
+                if table.lengthSectors > expected || expected - table.lengthSectors >= slack {
+                    problems.append("length \(table.lengthSectors) sectors, header \(expected)")
                 }
             }
-            if active.allowsDiscards && !allowDiscards {
+            if table.allowsDiscards && !allowDiscards {
                 problems.append("discards are passed to the disk, which the configuration does not allow")
             }
         } catch {

@@ -50,9 +50,10 @@ struct NamedFailureTests {
                 #expect(codes == [.reportSignatureMismatch], "\(location)")
             }
         }
-        // 52 sampled offsets, a few in reserved fields the parser rejects.
-        #expect(tested >= 45, "only \(tested) flips parsed")
-        #expect(exact >= 40, "only \(exact) flips had a determined outcome")
+        // 52 sampled offsets; the parser rejects 14-16 of them (reserved fields, must-be-zero bits), and 7 fall
+        // in fields another check reads.
+        #expect(tested >= 36, "only \(tested) flips parsed")
+        #expect(exact >= 29, "only \(exact) flips had a determined outcome")
         // The signature itself: R and S.
         for offset in [0x2A0, 0x2C3, 0x2E8, 0x30F] {
             var bytes = report.rawBytes
@@ -85,8 +86,8 @@ struct NamedFailureTests {
                     #expect(Set(codes).isSubset(of: snpCertificateFlipCodes), "\(location)")
                 }
             }
-            // 3 certificates × 9-10 sampled offsets; a flip that makes a certificate unreadable is not counted.
-            #expect(tested >= 20, "\(vector.report): only \(tested) certificate flips parsed")
+            // 3 certificates × 9-10 sampled offsets; about half make the certificate unreadable (not counted).
+            #expect(tested >= 14, "\(vector.report): only \(tested) certificate flips parsed")
         }
     }
 

@@ -76,8 +76,8 @@ struct SNPVerifierTests {
             let result = SNPVerifier.verify(report: tampered, certificates: certificates, at: date)
             #expect(!result.trusted, "flip at 0x\(String(offset, radix: 16)) was accepted")
         }
-        // 24 sampled offsets, at most a few in reserved fields.
-        #expect(tested >= 20, "only \(tested) flips parsed")
+        // 24 sampled offsets; the parser rejects 7-8 of them (reserved fields, must-be-zero bits).
+        #expect(tested >= 16, "only \(tested) flips parsed")
         var bytes = report.rawBytes
         bytes[0x2A0] ^= 0x01  // signature R
         let result = SNPVerifier.verify(report: try SNPReport(parsing: bytes), certificates: certificates, at: date)
@@ -133,10 +133,10 @@ struct SNPVerifierTests {
             try Certificate.parse(pemOrDER: Fixtures.bytes($0))
         }
         let result = SNPVerifier.verify(report: report, certificates: other, at: date)
-        // The GCP VCEK certifies another TCB too.
+        // The GCP VCEK also certifies another TCB, and was issued after the time of this report's chain.
         #expect(result.codes.first == .reportSignatureMismatch)
         #expect(result.codes.last == .chipIDMismatch)
-        #expect(Set(result.codes).isSubset(of: [.reportSignatureMismatch, .tcbMismatch, .chipIDMismatch]))
+        #expect(Set(result.codes) == [.reportSignatureMismatch, .certificateNotValid, .tcbMismatch, .chipIDMismatch])
     }
 
     @Test("an unsigned report, or one whose signing key is masked, is rejected for that alone")
@@ -167,7 +167,11 @@ struct SNPVerifierTests {
         let unknown = SNPVerifier.verify(
             report: chain.report, certificates: [chain.vcek, chain.ask, chain.ark], at: chain.now)
         #expect(unknown.codes == [.untrustedRoot], "\(unknown.failures)")
-        #expect(unknown.failures.first?.hasPrefix("ark: the root 'CN=ARK-Test") == true)
+        #expect(unknown.failures.first?.hasPrefix("ark: the root '") == true)
+        #expect(unknown.failures.first?.contains("ARK-Test") == true)
+        #expect(
+            unknown.failures.first?.hasSuffix("pass --trust-root only for roots you trust, such as the simulator's")
+                == true)
         #expect(chain.verify([]).trusted)
     }
 

@@ -153,7 +153,10 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "SystemdSupportTests", dependencies: ["SystemdSupport", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "BrokerTests", dependencies: ["Broker", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "BrokerTests",
+            dependencies: ["Broker", "TestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
         .testTarget(
             name: "AgentCoreTests",
             dependencies: ["AgentBase", "AgentCore", "Cryptsetup", "LUKSBinding", "TestSupport"],

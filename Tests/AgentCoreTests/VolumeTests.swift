@@ -324,7 +324,7 @@ struct VolumeTests {
             }
         }
         let device = try CryptDevice(path: image.path)
-        let ccagentTokens = device.tokens.filter { $0.json.contains("\"ccagent\"") }
+        let ccagentTokens = device.tokens.filter { CCAgentToken.isCCAgentToken($0.json) }
         if point.hasPrefix("unenroll") {
             #expect(device.activeKeyslots == [0])
             #expect(ccagentTokens.isEmpty)

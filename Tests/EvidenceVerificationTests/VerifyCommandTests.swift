@@ -57,7 +57,7 @@ struct VerifyJSON: Decodable {
 
 @Suite("ccagent verify (the built binary)")
 struct VerifyCommandTests {
-    let ccagent = Fixtures.repositoryRoot + "/.build/debug/ccagent"
+    let ccagent = Binaries.ccagent
     let corpus = Fixtures.testVectors
 
     func run(_ arguments: [String]) throws -> Subprocess.Result {

@@ -204,6 +204,8 @@ struct DaemonCommand: AsyncParsableCommand {
     var credentialSocket: String = "/run/ccagent/credentials.sock"
     @Option(name: .customLong("store"), help: "Sealed secret store.") var store: String = SecretStore.defaultDirectory
     @Flag(name: .customLong("verify-only"), help: "Check keys without activating (testing).") var verifyOnly = false
+    @Option(name: .customLong("state-file"), help: "Where the boot unlock records its outcome.")
+    var stateFile: String = BootState.defaultPath
     @OptionGroup var config: ConfigOptions
 
     func run() async throws {
@@ -216,7 +218,8 @@ struct DaemonCommand: AsyncParsableCommand {
             source: CredentialAccessRules.defaultPath)
         let keys = inInitrd ? nil : try? SealingKeys.forPlatform(configuration: configuration, trust: trust)
         try await AgentService(
-            request: BootUnlockRequest(configuration: configuration, trust: trust, verifyOnly: verifyOnly),
+            request: BootUnlockRequest(
+                configuration: configuration, trust: trust, statePath: stateFile, verifyOnly: verifyOnly),
             logger: Logger(label: "ccagent"), credentialSocket: inInitrd ? nil : credentialSocket,
             store: SecretStore(directory: store), keys: keys, rules: rules
         ).runUntilSignalled()

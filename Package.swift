@@ -159,7 +159,15 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "AgentCoreTests",
-            dependencies: ["AgentBase", "AgentCore", "Cryptsetup", "LUKSBinding", "TestSupport"],
+            dependencies: ["AgentBase", "AgentCore", "LUKSBinding", "TestSupport"],
+            swiftSettings: strict),
+        // Processes, brokers, LUKS2 images and deadlines: `swift test --skip Integration` leaves them out.
+        .testTarget(
+            name: "AgentCoreIntegrationTests",
+            dependencies: [
+                "AgentBase", "AgentCore", "Cryptsetup", "KBSProtocol", "LUKSBinding", "SecureMemory", "TEEDevice",
+                "TestSupport", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
     ]
 )

@@ -55,8 +55,8 @@ struct VerifyJSON: Decodable {
     }
 }
 
-@Suite("ccagent verify (the built binary)")
-struct VerifyCommandTests {
+@Suite("ccagent verify (the built binary)", .tags(.integration))
+struct VerifyCommandIntegrationTests {
     let ccagent = Binaries.ccagent
     let corpus = Fixtures.testVectors
 

@@ -10,7 +10,7 @@ import Testing
 import Glibc
 #endif
 
-@Suite("The daemon's lifecycle", .serialized)
+@Suite("The daemon's lifecycle", .serialized, .tags(.integration))
 struct DaemonTests {
     @Test("SIGTERM ends the daemon gracefully: exit status 0, the boot outcome recorded, nothing left running")
     func gracefulShutdown() throws {

@@ -110,7 +110,7 @@ extension Subprocess.Result {
     }
 }
 
-@Suite("LUKS2 enrollment and unlock", .serialized)
+@Suite("LUKS2 enrollment and unlock", .serialized, .tags(.integration))
 struct VolumeTests {
     @Test("enroll adds a pbkdf2-sha512/1000 keyslot with priority prefer and our token; unlock verifies it")
     func enrollAndUnlock() throws {

@@ -75,7 +75,7 @@ final class Environment: @unchecked Sendable {
     private static let lock = Lock()
 }
 
-@Suite("End to end with ccbroker", .serialized)
+@Suite("End to end with ccbroker", .serialized, .tags(.integration))
 struct EndToEndTests {
     @Test(
         "ccagent fetch gets the exact bytes for every TEE and key type",

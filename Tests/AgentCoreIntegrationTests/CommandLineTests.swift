@@ -5,7 +5,7 @@
 import TestSupport
 import Testing
 
-@Suite("Command-line argument parsing")
+@Suite("Command-line argument parsing", .tags(.integration))
 struct CommandLineTests {
     struct Case: Sendable, CustomTestStringConvertible {
         var arguments: [String]

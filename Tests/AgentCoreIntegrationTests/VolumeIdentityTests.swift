@@ -80,7 +80,7 @@ func enroll(
         policy: policy, factors: factors)
 }
 
-@Suite("The disk decides nothing: volume identity and pinned token claims", .serialized)
+@Suite("The disk decides nothing: volume identity and pinned token claims", .serialized, .tags(.integration))
 struct VolumeIdentityTests {
     let victimPolicy = UnlockPolicy(broker: TestImage.broker)
 

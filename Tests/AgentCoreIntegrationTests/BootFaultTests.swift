@@ -146,7 +146,7 @@ final class FaultBench: @unchecked Sendable {
     }
 }
 
-@Suite("Boot unlock against failing brokers", .serialized)
+@Suite("Boot unlock against failing brokers", .serialized, .tags(.integration))
 struct BootFaultTests {
     @Test(
         "unlock --all fails closed within its deadline, records the error code in state.json and leaks no secret",

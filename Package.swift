@@ -61,7 +61,7 @@ let package = Package(
         .target(
             name: "KBSClient",
             dependencies: [
-                "AgentBase", "CCurl", "KBSProtocol", "Cryptography", "SecureMemory", "TEEEvidence", "TEEDevice",
+                "AgentBase", "CCurl", "KBSProtocol", "SecureMemory",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
@@ -70,7 +70,7 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "LUKSBinding",
-            dependencies: ["AgentBase", "CanonicalJSON", "Cryptsetup", "Cryptography", "SecureMemory"],
+            dependencies: ["AgentBase", "CanonicalJSON", "Cryptography", "SecureMemory"],
             swiftSettings: strict),
         .target(
             name: "SystemdSupport",
@@ -83,9 +83,7 @@ let package = Package(
         .target(
             name: "AgentCore",
             dependencies: [
-                "AgentBase", "TEEEvidence", "EvidenceVerification", "TEEDevice", "KBSClient", "KBSProtocol",
-                "LUKSBinding",
-                "Cryptsetup", "SystemdSupport", "SecureMemory", "Cryptography",
+                "AgentBase", "TEEEvidence", "TEEDevice", "KBSClient", "KBSProtocol", "LUKSBinding", "Cryptsetup", "SystemdSupport", "SecureMemory", "Cryptography",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -141,7 +139,7 @@ let package = Package(
         .testTarget(
             name: "TEEDeviceTests",
             dependencies: [
-                "AgentBase", "TEEDevice", "CTEEGuest", "TEEEvidence", "EvidenceVerification", "Cryptography",
+                "AgentBase", "TEEDevice", "TEEEvidence", "EvidenceVerification", "Cryptography",
                 "TestSupport",
             ], swiftSettings: strict),
         .testTarget(
@@ -149,7 +147,7 @@ let package = Package(
             dependencies: ["KBSProtocol", "KBSClient", "Cryptography", "SecureMemory", "TEEEvidence", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
-            name: "CryptsetupTests", dependencies: ["AgentBase", "Cryptsetup", "LUKSBinding", "TestSupport"],
+            name: "CryptsetupTests", dependencies: ["AgentBase", "LUKSBinding", "SecureMemory"],
             swiftSettings: strict),
         .testTarget(
             name: "SystemdSupportTests", dependencies: ["SystemdSupport", "TestSupport"], swiftSettings: strict),
@@ -166,7 +164,7 @@ let package = Package(
             name: "AgentCoreIntegrationTests",
             dependencies: [
                 "AgentBase", "AgentCore", "Cryptsetup", "KBSProtocol", "LUKSBinding", "SecureMemory", "TEEDevice",
-                "TestSupport", .product(name: "Logging", package: "swift-log"),
+                "TestSupport",
             ],
             swiftSettings: strict),
     ]

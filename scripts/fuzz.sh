@@ -72,17 +72,24 @@ if selected json; then
     cp "$corpus_root"/collateral/*.json "$out/seeds-json/"
     build json Sources/CanonicalJSON/*.swift
 fi
-if selected config; then
-    build config Sources/AgentCore/Configuration/AgentConfiguration.swift Sources/AgentCore/Support/FileIO.swift \
-        Sources/AgentCore/Support/Hex.swift
-fi
-# The LUKS and KBS targets import their dependencies as modules of their own, as in the package.
-if selected luks || selected kbs; then
+# The configuration, LUKS and KBS targets import their dependencies as modules of their own, as in the
+# package; Cryptography reaches OpenSSL through the COpenSSL module map (-lcrypto).
+if selected config || selected luks || selected kbs; then
+    module AgentBase Sources/AgentBase/*.swift
     module CanonicalJSON Sources/CanonicalJSON/*.swift
+    module SecureMemory Sources/SecureMemory/*.swift
+    module Cryptography -I Sources/COpenSSL Sources/Cryptography/*.swift
+fi
+if selected config; then
+    module LUKSBinding -I Sources/COpenSSL Sources/LUKSBinding/*.swift
+    build config -I "$out/modules" -I Sources/COpenSSL "$out/modules/AgentBase.o" "$out/modules/CanonicalJSON.o" \
+        "$out/modules/SecureMemory.o" "$out/modules/Cryptography.o" "$out/modules/LUKSBinding.o" -lcrypto \
+        Sources/AgentCore/Configuration/AgentConfiguration.swift Sources/AgentCore/Support/FileIO.swift
 fi
 if selected luks; then
-    build luks -I "$out/modules" "$out/modules/CanonicalJSON.o" Sources/LUKSBinding/CCAgentToken.swift \
-        Sources/LUKSBinding/BindingError.swift Sources/LUKSBinding/HeaderPolicy.swift
+    build luks -I "$out/modules" "$out/modules/AgentBase.o" "$out/modules/CanonicalJSON.o" \
+        Sources/LUKSBinding/CCAgentToken.swift Sources/LUKSBinding/BindingError.swift \
+        Sources/LUKSBinding/HeaderPolicy.swift
     printf '%s' '{"type":"ccagent","keyslots":["1"],"version":1,"binding":"broker","keyslot":1,"state":"enrolled","broker":"https://kbs:8443","resource":"default/luks/root","mac":"0000000000000000000000000000000000000000000000000000000000000000"}' \
         >"$out/seeds-luks/token.json"
     truncate -s 20M "$out/seed.img"
@@ -92,13 +99,12 @@ if selected luks; then
     rm -f "$out/seed.img" "$out/seed.pass"
 fi
 if selected kbs; then
-    # KBSProtocol and what it imports; Cryptography reaches OpenSSL through the COpenSSL module map (-lcrypto).
-    module SecureMemory Sources/SecureMemory/*.swift
+    # KBSProtocol and what it imports.
     module TEEEvidence Sources/TEEEvidence/*.swift Sources/TEEEvidence/*/*.swift
-    module Cryptography -I Sources/COpenSSL Sources/Cryptography/*.swift
     module KBSProtocol -I Sources/COpenSSL Sources/KBSProtocol/*.swift
-    build kbs -I "$out/modules" -I Sources/COpenSSL "$out/modules/CanonicalJSON.o" "$out/modules/SecureMemory.o" \
-        "$out/modules/TEEEvidence.o" "$out/modules/Cryptography.o" "$out/modules/KBSProtocol.o" -lcrypto
+    build kbs -I "$out/modules" -I Sources/COpenSSL "$out/modules/AgentBase.o" "$out/modules/CanonicalJSON.o" \
+        "$out/modules/SecureMemory.o" "$out/modules/TEEEvidence.o" "$out/modules/Cryptography.o" \
+        "$out/modules/KBSProtocol.o" -lcrypto
     # Seeds produced by the code itself: JWEs sealed to the target's fixed keys, every message kind, and the
     # kbs-protocol.md §4 vector.
     CCAGENT_FUZZ_SEEDS="$out/seeds-kbs" "$out/kbs/fuzz-kbs" >/dev/null 2>&1 ||

@@ -25,14 +25,19 @@ final class SealingBroker: @unchecked Sendable {
             pki: pki, directory: directory, extraArguments: ["--trust-simulator", directory + "/roots.pem"])
     }
 
-    /// Sealing keys as the daemon builds them (``SealingKeys/forPlatform(configuration:trust:)``).
-    func keys(deadlineSeconds: Double) throws -> SealingKeys {
+    func configuration(deadlineSeconds: Double) -> AgentConfiguration {
         var configuration = AgentConfiguration()
         configuration.tee = .simSNP
         configuration.simulatorDirectory = Simulators.first.directory
         configuration.brokerURL = broker.url
         configuration.deadlineSeconds = deadlineSeconds
-        return try SealingKeys.forPlatform(configuration: configuration, trust: .caFile(pki.caPEM))
+        return configuration
+    }
+
+    /// Sealing keys as the daemon builds them (``SealingKeys/forPlatform(configuration:trust:)``).
+    func keys(deadlineSeconds: Double) throws -> SealingKeys {
+        try SealingKeys.forPlatform(
+            configuration: configuration(deadlineSeconds: deadlineSeconds), trust: .caFile(pki.caPEM))
     }
 
     deinit {
@@ -61,5 +66,23 @@ struct SecretBrokerTests {
         usleep(UInt32((deadline + 1) * 1_000_000))
         try store.put(name: "late", secret: SecretBytes(copying: Array("v".utf8)), policy: policy, keys: keys)
         #expect(try store.get(name: "late", keys: keys).unsafeCopyToArray() == Array("v".utf8))
+    }
+
+    @Test("a planted broker blob naming a resource whose value the host knows is refused")
+    func otherResourceRefused() throws {
+        let environment = try SealingBroker()
+        let known = [UInt8](repeating: 0x77, count: 32)
+        try environment.broker.put("default/host-known/kek", known)
+        let keys = try environment.keys(deadlineSeconds: 30)
+        let store = SecretStore(directory: environment.directory + "/store")
+        try HostVM.plant(
+            "host-chosen", name: "api", policy: SealingPolicy(mode: .broker, brokerResource: "default/host-known/kek"),
+            key: SecretBytes(copying: known), in: store)
+        do {
+            let value = try store.get(name: "api", keys: keys)
+            Issue.record("returned the planted value '\(String(decoding: value.unsafeCopyToArray(), as: UTF8.self))'")
+        } catch let error as SecretStoreError {
+            #expect(error.code.description == "secret.policy-refused", "\(error)")
+        }
     }
 }

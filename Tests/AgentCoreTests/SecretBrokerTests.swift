@@ -84,5 +84,22 @@ struct SecretBrokerTests {
         } catch let error as SecretStoreError {
             #expect(error.code.description == "secret.policy-refused", "\(error)")
         }
+        #expect(keys.brokerSessionCount == 0)
+    }
+
+    @Test("a fetched KEK is reused within its lifetime and fetched in a new session after it")
+    func kekLifetime() throws {
+        let environment = try SealingBroker()
+        try environment.broker.put(SealingKeys.defaultKEKResource, Array(repeating: 0x3C, count: 32))
+        let keys = try SealingKeys.forPlatform(
+            configuration: environment.configuration(deadlineSeconds: 30), trust: .caFile(environment.pki.caPEM),
+            kekLifetimeSeconds: 2)
+        let store = SecretStore(directory: environment.directory + "/store")
+        try store.put(name: "a", secret: SecretBytes(copying: [1]), policy: policy, keys: keys)
+        #expect(try store.get(name: "a", keys: keys).unsafeCopyToArray() == [1])
+        #expect(keys.brokerSessionCount == 1)
+        usleep(2_500_000)
+        #expect(try store.get(name: "a", keys: keys).unsafeCopyToArray() == [1])
+        #expect(keys.brokerSessionCount == 2)
     }
 }

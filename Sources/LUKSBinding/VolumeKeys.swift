@@ -13,26 +13,33 @@ public struct VolumeKeys: Sendable {
     /// Derives both keys from `brokerSecret` and/or `snpKey` (as the binding requires), salted with the
     /// volume UUID so a token copied to another volume yields other keys.
     public init(binding: BindingMode, brokerSecret: SecretBytes?, snpKey: SecretBytes?, uuid: String) throws {
-        var material: [UInt8] = []
-        defer { material.withUnsafeMutableBytes { SecretBytes.zeroize($0) } }
-        func append(_ label: String, _ secret: SecretBytes) {
-            material += Array(label.utf8) + [0]
-            material += withUnsafeBytes(of: UInt32(secret.count).bigEndian) { Array($0) }
-            material += secret.unsafeCopyToArray()
-        }
+        // The HKDF input: for each factor used, label ‖ 0x00 ‖ big-endian UInt32 length ‖ the factor,
+        // broker first. Built in zeroizing memory: no array ever holds a factor.
+        var factors: [(label: [UInt8], secret: SecretBytes)] = []
         if binding.usesBroker {
             guard let brokerSecret, brokerSecret.count >= 16 else {
                 throw BindingError(.wrongKey, "the broker secret is missing or shorter than 16 bytes")
             }
-            append("broker", brokerSecret)
+            factors.append((Array("broker".utf8) + [0], brokerSecret))
         }
         if binding.usesSNP {
             guard let snpKey, snpKey.count == 32 else {
                 throw BindingError(.wrongKey, "the SNP derived key is missing")
             }
-            append("snp", snpKey)
+            factors.append((Array("snp".utf8) + [0], snpKey))
         }
-        let ikm = SecretBytes(copying: material)
+        let ikm = SecretBytes(count: factors.reduce(0) { $0 + $1.label.count + 4 + $1.secret.count }) { out in
+            var offset = 0
+            func put(_ bytes: UnsafeRawBufferPointer) {
+                UnsafeMutableRawBufferPointer(rebasing: out[offset..<offset + bytes.count]).copyMemory(from: bytes)
+                offset += bytes.count
+            }
+            for factor in factors {
+                factor.label.withUnsafeBytes { put($0) }
+                withUnsafeBytes(of: UInt32(factor.secret.count).bigEndian) { put($0) }
+                factor.secret.withUnsafeBytes { put($0) }
+            }
+        }
         let salt = Array(uuid.lowercased().utf8)
         passphrase = try HKDF.derive(
             .sha256, inputKeyMaterial: ikm, salt: salt,

@@ -26,7 +26,7 @@ struct SecretKeyMaterialTests {
 
     @Test("VolumeKeys derives the same passphrase for every binding", arguments: BindingMode.allCases)
     func volumeKeys(binding: BindingMode) throws {
-        let broker = (0..<48).map { UInt8($0 &* 7 &+ 1) }
+        let broker = (0..<48).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 1) }
         let snp = (0..<32).map { UInt8(0xA0 ^ $0) }
         let keys = try VolumeKeys(
             binding: binding, brokerSecret: SecretBytes(copying: broker), snpKey: SecretBytes(copying: snp),
@@ -47,7 +47,7 @@ struct SecretKeyMaterialTests {
     }
 
     /// Recorded from the array-based implementation before the key material moved to SecretBytes.
-    static let knownPassphrase = "RECORD"
+    static let knownPassphrase = "16eaccc0b919c9a922cfe9208b561f15fce575a810f944eac7d7bfdfed1debd6"
 
     @Test("VolumeKeys still refuses missing or short factors")
     func volumeKeysRefusals() {
@@ -64,7 +64,7 @@ struct SecretKeyMaterialTests {
 
     @Test("ConcatKDF equals SHA-256(counter ‖ Z ‖ OtherInfo), one and several rounds", arguments: [128, 256, 512])
     func concatKDF(keyBits: Int) {
-        let z = (0..<32).map { UInt8($0 &* 13) }
+        let z = (0..<32).map { UInt8(truncatingIfNeeded: $0 &* 13) }
         func be32(_ value: Int) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (24 - 8 * $0)) } }
         let algorithm = Array("ECDH-ES+A256KW".utf8)
         let otherInfo = be32(algorithm.count) + algorithm + be32(0) + be32(0) + be32(keyBits)

@@ -44,11 +44,11 @@ let package = Package(
         // AgentBase is the bottom: the error-code vocabulary and the types every layer shares.
         .target(name: "AgentBase", swiftSettings: strict),
         .target(name: "SecureMemory", swiftSettings: strict),
-        .target(name: "TEEEvidence", swiftSettings: strict),
+        .target(name: "TEEEvidence", dependencies: ["AgentBase"], swiftSettings: strict),
         .target(name: "CanonicalJSON", swiftSettings: strict),
         .target(name: "Cryptography", dependencies: ["COpenSSL", "SecureMemory"], swiftSettings: strict),
         .target(
-            name: "EvidenceVerification", dependencies: ["TEEEvidence", "Cryptography", "CanonicalJSON"],
+            name: "EvidenceVerification", dependencies: ["AgentBase", "TEEEvidence", "Cryptography", "CanonicalJSON"],
             swiftSettings: strict),
         .target(
             name: "TEEDevice",
@@ -83,7 +83,8 @@ let package = Package(
         .target(
             name: "AgentCore",
             dependencies: [
-                "AgentBase", "TEEEvidence", "TEEDevice", "KBSClient", "KBSProtocol", "LUKSBinding", "Cryptsetup", "SystemdSupport", "SecureMemory", "Cryptography",
+                "AgentBase", "TEEEvidence", "TEEDevice", "KBSClient", "KBSProtocol", "LUKSBinding", "Cryptsetup",
+                "SystemdSupport", "SecureMemory", "Cryptography",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -103,6 +104,7 @@ let package = Package(
         .target(
             name: "Broker",
             dependencies: [
+                "AgentBase",
                 "KBSProtocol", "EvidenceVerification", "TEEEvidence", "Cryptography", "SecureMemory",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -129,12 +131,13 @@ let package = Package(
         // MARK: Tests.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "SecureMemoryTests", dependencies: ["SecureMemory"], swiftSettings: strict),
-        .testTarget(name: "TEEEvidenceTests", dependencies: ["TEEEvidence", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "TEEEvidenceTests", dependencies: ["AgentBase", "TEEEvidence", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "CryptographyTests", dependencies: ["Cryptography", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "EvidenceVerificationTests",
-            dependencies: ["EvidenceVerification", "TEEEvidence", "Cryptography", "TestSupport"],
+            dependencies: ["AgentBase", "EvidenceVerification", "TEEEvidence", "Cryptography", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "TEEDeviceTests",
@@ -144,7 +147,9 @@ let package = Package(
             ], swiftSettings: strict),
         .testTarget(
             name: "KBSTests",
-            dependencies: ["KBSProtocol", "KBSClient", "Cryptography", "SecureMemory", "TEEEvidence", "TestSupport"],
+            dependencies: [
+                "AgentBase", "KBSProtocol", "KBSClient", "Cryptography", "SecureMemory", "TEEEvidence", "TestSupport",
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "CryptsetupTests", dependencies: ["AgentBase", "LUKSBinding", "SecureMemory"],

@@ -63,10 +63,13 @@ results=()
 
 mkdir -p "$out/modules"
 for target in "${targets[@]}"; do mkdir -p "$out/$target" "$out/seeds-$target"; done
+# The bottom module every other one imports.
+module AgentBase Sources/AgentBase/*.swift
 if selected evidence; then
     cp "$corpus_root"/snp/*report.bin "$corpus_root"/tdx/*quote.dat "$corpus_root"/tdx/azure-tdreport.bin "$out/seeds-evidence/"
     head -c 20000 "$corpus_root/tdx/gcp-cos113-ccel-data.dat" >"$out/seeds-evidence/ccel.bin"
-    build evidence Sources/TEEEvidence/*.swift Sources/TEEEvidence/*/*.swift
+    build evidence -I "$out/modules" "$out/modules/AgentBase.o" Sources/TEEEvidence/*.swift \
+        Sources/TEEEvidence/*/*.swift
 fi
 if selected json; then
     cp "$corpus_root"/collateral/*.json "$out/seeds-json/"
@@ -75,7 +78,6 @@ fi
 # The configuration, LUKS and KBS targets import their dependencies as modules of their own, as in the
 # package; Cryptography reaches OpenSSL through the COpenSSL module map (-lcrypto).
 if selected config || selected luks || selected kbs; then
-    module AgentBase Sources/AgentBase/*.swift
     module CanonicalJSON Sources/CanonicalJSON/*.swift
     module SecureMemory Sources/SecureMemory/*.swift
     module Cryptography -I Sources/COpenSSL Sources/Cryptography/*.swift

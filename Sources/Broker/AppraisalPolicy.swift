@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The appraisal policy: reference values per resource repository (or global), each rule named on denial.
 
+import AgentBase
 import Foundation
 import KBSProtocol
 import TEEEvidence
@@ -82,7 +83,7 @@ public struct AppraisalPolicy: Sendable, Equatable {
         func strings(_ value: JSONValue, _ key: String) throws -> [String] {
             guard let array = value.arrayValue else { throw BrokerError("policy: '\(location).\(key)' must be a list") }
             return try array.map {
-                guard let text = $0.stringValue, HexString.decode(text) != nil else {
+                guard let text = $0.stringValue, Hex.decode(text) != nil else {
                     throw BrokerError("policy: '\(location).\(key)' holds a value that is not hex")
                 }
                 return text.lowercased()
@@ -197,11 +198,11 @@ extension AppraisalPolicy.Rules {
             failures.append("debug forbidden: the guest policy allows debugging")
         }
         if report.vmpl > maxVMPL { failures.append("max_vmpl: report VMPL \(report.vmpl) > \(maxVMPL)") }
-        let measurement = HexString.encode(report.measurement)
+        let measurement = Hex.encode(report.measurement)
         if !snpMeasurements.isEmpty && !snpMeasurements.contains(measurement) {
             failures.append("snp.measurements: \(measurement) is not in the allowlist")
         }
-        let hostData = HexString.encode(report.hostData)
+        let hostData = Hex.encode(report.hostData)
         if !snpHostData.isEmpty && !snpHostData.contains(hostData) {
             failures.append("snp.host_data: \(hostData) is not in the allowlist")
         }
@@ -232,10 +233,10 @@ extension AppraisalPolicy.Rules {
     public func appraise(tdx quote: TDXQuote) -> [String] {
         var failures: [String] = []
         if quote.body.debug && !allowDebug { failures.append("debug forbidden: the TD is debuggable") }
-        let mrTD = HexString.encode(quote.body.mrTD)
+        let mrTD = Hex.encode(quote.body.mrTD)
         if !tdxMRTD.isEmpty && !tdxMRTD.contains(mrTD) { failures.append("tdx.mr_td: \(mrTD) is not in the allowlist") }
         for index in 0..<4 where !tdxRTMR[index].isEmpty {
-            let value = HexString.encode(quote.body.rtmr[index])
+            let value = Hex.encode(quote.body.rtmr[index])
             if !tdxRTMR[index].contains(value) { failures.append("tdx.rtmr\(index): \(value) is not in the allowlist") }
         }
         let attributes = quote.body.tdAttributes.enumerated().reduce(UInt64(0)) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The RCAR 0.4.0 server logic, independent of HTTP: sessions, evidence verification, policy, tokens, JWE.
 
+import AgentBase
 import Cryptography
 import EvidenceVerification
 import Foundation
@@ -199,7 +200,7 @@ public final class KBSBroker: @unchecked Sendable {
             }
             return .success(
                 .object([
-                    ("sample", .object([("svn", .string("1"))])), ("report_data", .string(HexString.encode(digest))),
+                    ("sample", .object([("svn", .string("1"))])), ("report_data", .string(Hex.encode(digest))),
                 ]))
         case "snp":
             let parsed: (report: SNPReport, certificates: [(String, [UInt8])])
@@ -222,9 +223,9 @@ public final class KBSBroker: @unchecked Sendable {
                     (
                         "snp",
                         .object([
-                            ("measurement", .string(HexString.encode(report.measurement))),
-                            ("host_data", .string(HexString.encode(report.hostData))),
-                            ("chip_id", .string(HexString.encode(report.chipID))), ("vmpl", .integer(report.vmpl)),
+                            ("measurement", .string(Hex.encode(report.measurement))),
+                            ("host_data", .string(Hex.encode(report.hostData))),
+                            ("chip_id", .string(Hex.encode(report.chipID))), ("vmpl", .integer(report.vmpl)),
                             ("policy_debug_allowed", .bool(report.policy.debugAllowed)),
                             ("reported_tcb_bootloader", .integer(report.reportedTCB.bootloader)),
                             ("reported_tcb_tee", .integer(report.reportedTCB.tee)),
@@ -233,7 +234,7 @@ public final class KBSBroker: @unchecked Sendable {
                             ("raw_report", .string(Base64.encode(report.rawBytes))),
                         ])
                     ),
-                    ("report_data", .string(HexString.encode(expected))),
+                    ("report_data", .string(Hex.encode(expected))),
                 ]))
         case "tdx":
             let quote: TDXQuote
@@ -256,12 +257,12 @@ public final class KBSBroker: @unchecked Sendable {
                     (
                         "tdx",
                         .object([
-                            ("mr_td", .string(HexString.encode(quote.body.mrTD))),
-                            ("td_attributes", .string(HexString.encode(quote.body.tdAttributes))),
+                            ("mr_td", .string(Hex.encode(quote.body.mrTD))),
+                            ("td_attributes", .string(Hex.encode(quote.body.tdAttributes))),
                             ("raw_quote", .string(Base64.encode(quote.rawBytes))),
                         ])
                     ),
-                    ("report_data", .string(HexString.encode(expected))),
+                    ("report_data", .string(Hex.encode(expected))),
                 ]))
         default:
             return .failure("TEE '\(tee)' is not supported by this broker")

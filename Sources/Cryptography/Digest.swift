@@ -2,6 +2,7 @@
 // Message digests (SHA-256/384/512) through OpenSSL's EVP interface.
 
 import COpenSSL
+import SecureMemory
 
 /// The hash functions the agent uses.
 public enum DigestAlgorithm: String, Sendable, CaseIterable {
@@ -49,5 +50,38 @@ public enum DigestAlgorithm: String, Sendable, CaseIterable {
         // EVP_Digest fails only on allocation failure; no input can make it fail.
         precondition(result == 1 && Int(length) == outputByteCount, "EVP_Digest failed")
         return out
+    }
+}
+
+/// One input of ``DigestAlgorithm/secretHash(_:)``: public bytes, or key material read in place.
+public enum SecretHashInput: Sendable {
+    case bytes([UInt8])
+    case secret(SecretBytes)
+}
+
+extension DigestAlgorithm {
+    /// Hashes the concatenation of `parts` straight into zeroizing memory, for digests that are keys
+    /// (a KDF round). Secret parts are fed from their own buffers: no array copy of them is made, and
+    /// the digest context is cleansed when freed. Calls `EVP_DigestInit_ex`/`Update`/`Final_ex`.
+    public func secretHash(_ parts: [SecretHashInput]) -> SecretBytes {
+        // EVP_MD_CTX_new and the digest calls fail only on allocation failure; no input can cause it.
+        guard let context = EVP_MD_CTX_new() else { preconditionFailure("EVP_MD_CTX_new failed") }
+        defer { EVP_MD_CTX_free(context) }  // OPENSSL_clear_free of the digest state
+        precondition(EVP_DigestInit_ex(context, evp, nil) == 1, "EVP_DigestInit_ex failed")
+        for part in parts {
+            let ok: Int32
+            switch part {
+            case .bytes(let bytes):
+                ok = bytes.withUnsafeBytes { EVP_DigestUpdate(context, $0.baseAddress, $0.count) }
+            case .secret(let secret):
+                ok = secret.withUnsafeBytes { EVP_DigestUpdate(context, $0.baseAddress, $0.count) }
+            }
+            precondition(ok == 1, "EVP_DigestUpdate failed")
+        }
+        return SecretBytes(count: outputByteCount) { out in
+            var length: UInt32 = 0
+            let ok = EVP_DigestFinal_ex(context, out.baseAddress?.assumingMemoryBound(to: UInt8.self), &length)
+            precondition(ok == 1 && Int(length) == out.count, "EVP_DigestFinal_ex failed")
+        }
     }
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Intel PCS collateral (TDX TCB info, QE identity): signatures and the TCB status of a quote.
 
+import AgentBase
 import CanonicalJSON
 import Cryptography
 import FoundationEssentials
@@ -58,7 +59,7 @@ public struct TDXCollateral: Sendable {
         let signedBytes = Array(bytes[prefix.count..<markerIndex])
         let json = try JSONValue.parse(bytes)
         guard let value = json[key], let signatureHex = json["signature"]?.stringValue,
-            let signature = HexString.decode(signatureHex), signature.count == 64
+            let signature = Hex.decode(signatureHex), signature.count == 64
         else { throw EvidenceError(.malformed, "collateral '\(path)' has no '\(key)' or signature") }
         return Signed(value: value, signedBytes: signedBytes, signature: signature)
     }
@@ -79,7 +80,7 @@ public struct TDXCollateral: Sendable {
         // The signer chains to the pinned Intel root.
         guard let signer = signingChain.first(where: { !$0.isSignature(issuedBy: $0) }),
             let root = signingChain.first(where: { $0.isSignature(issuedBy: $0) }),
-            signer.isSignature(issuedBy: root), HexString.encode(root.spkiSHA256) == TrustAnchors.intelSGXRootCA
+            signer.isSignature(issuedBy: root), Hex.encode(root.spkiSHA256) == TrustAnchors.intelSGXRootCA
         else {
             return .fail(
                 .missingCollateralSigningChain,
@@ -102,7 +103,7 @@ public struct TDXCollateral: Sendable {
             } else {
                 let value = identity.value
                 let qe = quote.qeReport
-                if value["mrsigner"]?.stringValue?.lowercased() != HexString.encode(qe.mrSigner)
+                if value["mrsigner"]?.stringValue?.lowercased() != Hex.encode(qe.mrSigner)
                     || value["isvprodid"]?.uint64Value != UInt64(qe.isvProdID)
                 {
                     result.fail(
@@ -130,10 +131,10 @@ public struct TDXCollateral: Sendable {
         // TCB info for this platform.
         guard
             let info = tcbInfos.first(where: {
-                $0.value["fmspc"]?.stringValue?.lowercased() == HexString.encode(sgx.fmspc)
+                $0.value["fmspc"]?.stringValue?.lowercased() == Hex.encode(sgx.fmspc)
             })
         else {
-            result.fail(.missingTCBInfo, "collateral: no TCB info for FMSPC \(HexString.encode(sgx.fmspc))")
+            result.fail(.missingTCBInfo, "collateral: no TCB info for FMSPC \(Hex.encode(sgx.fmspc))")
             return result
         }
         guard verified(info) else {
@@ -177,9 +178,9 @@ extension TDXCollateral {
         let svn = body.teeTCBSVN
         guard svn.count >= 2 else { return .fail(.moduleSVNUnreadable, "tdx module: TEE_TCB_SVN is too short") }
         func matches(_ identity: JSONValue) -> Bool {
-            guard let signer = identity["mrsigner"]?.stringValue.flatMap(HexString.decode),
-                let attributes = identity["attributes"]?.stringValue.flatMap(HexString.decode),
-                let mask = identity["attributesMask"]?.stringValue.flatMap(HexString.decode),
+            guard let signer = identity["mrsigner"]?.stringValue.flatMap(Hex.decode),
+                let attributes = identity["attributes"]?.stringValue.flatMap(Hex.decode),
+                let mask = identity["attributesMask"]?.stringValue.flatMap(Hex.decode),
                 attributes.count == body.seamAttributes.count, mask.count == body.seamAttributes.count
             else { return false }
             let masked = zip(body.seamAttributes, mask).map { $0 & $1 }

@@ -131,19 +131,27 @@ public struct JWE: Sendable, Equatable {
 
 /// The Concat KDF of RFC 7518 §4.6.2 (NIST SP 800-56A) with SHA-256, no PartyUInfo/PartyVInfo.
 public enum ConcatKDF {
+    /// Derives `keyBits / 8` bytes from `z`. Every round's digest goes straight into zeroizing memory,
+    /// and `z` is hashed in place: no array ever holds the shared secret or the derived key.
     public static func derive(sharedSecret z: SecretBytes, algorithm: String, keyBits: Int) -> SecretBytes {
         func be32(_ value: Int) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (24 - 8 * $0)) } }
         let algorithmID = Array(algorithm.utf8)
         let otherInfo = be32(algorithmID.count) + algorithmID + be32(0) + be32(0) + be32(keyBits)
-        let rounds = (keyBits / 8 + 31) / 32
-        var output: [UInt8] = []
-        for counter in 1...rounds {
-            var input = be32(counter) + z.unsafeCopyToArray() + otherInfo
-            output += DigestAlgorithm.sha256.hash(input)
-            input.withUnsafeMutableBytes { SecretBytes.zeroize($0) }
+        let byteCount = max(0, keyBits / 8)
+        let roundBytes = DigestAlgorithm.sha256.outputByteCount
+        return SecretBytes(count: byteCount) { out in
+            var offset = 0
+            var counter = 1
+            while offset < byteCount {
+                let round = DigestAlgorithm.sha256.secretHash([.bytes(be32(counter)), .secret(z), .bytes(otherInfo)])
+                let take = min(roundBytes, byteCount - offset)
+                round.withUnsafeBytes { digest in
+                    UnsafeMutableRawBufferPointer(rebasing: out[offset..<offset + take])
+                        .copyMemory(from: UnsafeRawBufferPointer(rebasing: digest[0..<take]))
+                }
+                offset += take
+                counter += 1
+            }
         }
-        let key = SecretBytes(copying: output.prefix(keyBits / 8))
-        output.withUnsafeMutableBytes { SecretBytes.zeroize($0) }
-        return key
     }
 }

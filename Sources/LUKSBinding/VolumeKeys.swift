@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // From key factors to the keyslot passphrase and the header MAC key (HKDF-SHA256, salted by the UUID).
 
+import AgentBase
 import CanonicalJSON
 import Cryptography
 import SecureMemory
@@ -13,26 +14,33 @@ public struct VolumeKeys: Sendable {
     /// Derives both keys from `brokerSecret` and/or `snpKey` (as the binding requires), salted with the
     /// volume UUID so a token copied to another volume yields other keys.
     public init(binding: BindingMode, brokerSecret: SecretBytes?, snpKey: SecretBytes?, uuid: String) throws {
-        var material: [UInt8] = []
-        defer { material.withUnsafeMutableBytes { SecretBytes.zeroize($0) } }
-        func append(_ label: String, _ secret: SecretBytes) {
-            material += Array(label.utf8) + [0]
-            material += withUnsafeBytes(of: UInt32(secret.count).bigEndian) { Array($0) }
-            material += secret.unsafeCopyToArray()
-        }
+        // The HKDF input: for each factor used, label ‖ 0x00 ‖ big-endian UInt32 length ‖ the factor,
+        // broker first. Built in zeroizing memory: no array ever holds a factor.
+        var factors: [(label: [UInt8], secret: SecretBytes)] = []
         if binding.usesBroker {
             guard let brokerSecret, brokerSecret.count >= 16 else {
                 throw BindingError(.wrongKey, "the broker secret is missing or shorter than 16 bytes")
             }
-            append("broker", brokerSecret)
+            factors.append((Array("broker".utf8) + [0], brokerSecret))
         }
         if binding.usesSNP {
             guard let snpKey, snpKey.count == 32 else {
                 throw BindingError(.wrongKey, "the SNP derived key is missing")
             }
-            append("snp", snpKey)
+            factors.append((Array("snp".utf8) + [0], snpKey))
         }
-        let ikm = SecretBytes(copying: material)
+        let ikm = SecretBytes(count: factors.reduce(0) { $0 + $1.label.count + 4 + $1.secret.count }) { out in
+            var offset = 0
+            func put(_ bytes: UnsafeRawBufferPointer) {
+                UnsafeMutableRawBufferPointer(rebasing: out[offset..<offset + bytes.count]).copyMemory(from: bytes)
+                offset += bytes.count
+            }
+            for factor in factors {
+                factor.label.withUnsafeBytes { put($0) }
+                withUnsafeBytes(of: UInt32(factor.secret.count).bigEndian) { put($0) }
+                factor.secret.withUnsafeBytes { put($0) }
+            }
+        }
         let salt = Array(uuid.lowercased().utf8)
         passphrase = try HKDF.derive(
             .sha256, inputKeyMaterial: ikm, salt: salt,
@@ -47,12 +55,12 @@ public struct VolumeKeys: Sendable {
     /// of our keyslot (without their keyslot lists, so adding an unrelated keyslot stays benign), and
     /// our token without its MAC — all in RFC 8785 canonical form.
     public func headerMAC(header: LUKSHeader, token: CCAgentToken) -> String {
-        HexString.lower(HMAC.authenticationCode(.sha256, key: macKey, data: VolumeKeys.covered(header, token)))
+        Hex.encode(HMAC.authenticationCode(.sha256, key: macKey, data: VolumeKeys.covered(header, token)))
     }
 
     /// Checks the token's MAC in constant time.
     public func verifyHeaderMAC(header: LUKSHeader, token: CCAgentToken) -> Bool {
-        guard let mac = token.mac, let expected = HexString.decodeLower(mac) else { return false }
+        guard let mac = token.mac, let expected = Hex.decode(mac) else { return false }
         return HMAC.isValid(.sha256, key: macKey, data: VolumeKeys.covered(header, token), code: expected)
     }
 
@@ -66,25 +74,5 @@ public struct VolumeKeys: Sendable {
             ("keyslot", header.keyslot(token.keyslot) ?? .null), ("digests", .object(digests)),
             ("token", token.json(includeMAC: false)),
         ]).canonicalBytes()
-    }
-}
-
-enum HexString {
-    static func lower(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        return String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self)
-    }
-
-    static func decodeLower(_ text: String) -> [UInt8]? {
-        let utf8 = Array(text.utf8)
-        guard utf8.count % 2 == 0 else { return nil }
-        var out: [UInt8] = []
-        for index in stride(from: 0, to: utf8.count, by: 2) {
-            guard let byte = UInt8(String(decoding: utf8[index..<index + 2], as: UTF8.self), radix: 16) else {
-                return nil
-            }
-            out.append(byte)
-        }
-        return out
     }
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The stable, documented summary of evidence used by `report decode --json` and `verify --json`.
 
+import AgentBase
+
 /// An evidence summary with stable JSON keys.
 public enum EvidenceSummary: Sendable, Equatable, Encodable {
     case snp(SNP)
@@ -86,9 +88,9 @@ extension SNPReport {
     public func summary(simulated: Bool = false) -> EvidenceSummary.SNP {
         let tcb = reportedTCB
         return EvidenceSummary.SNP(
-            version: version, vmpl: vmpl, policy: policy.raw, measurement: HexString.encode(measurement),
-            reportData: HexString.encode(reportData), hostData: HexString.encode(hostData),
-            chipID: HexString.encode(chipID), signingKey: signingKey.rawValue,
+            version: version, vmpl: vmpl, policy: policy.raw, measurement: Hex.encode(measurement),
+            reportData: Hex.encode(reportData), hostData: Hex.encode(hostData),
+            chipID: Hex.encode(chipID), signingKey: signingKey.rawValue,
             reportedTCB: .init(
                 bootloader: tcb.bootloader, tee: tcb.tee, snp: tcb.snp, microcode: tcb.microcode, fmc: tcb.fmc),
             product: productName, debug: policy.debugAllowed, simulated: simulated)
@@ -102,11 +104,11 @@ extension SNPReport {
             "  guest SVN        : \(guestSVN)",
             "  policy           : 0x\(String(policy.raw, radix: 16)) [\(policy.flagNames.joined(separator: ", "))]"
                 + " ABI \(policy.abiMajor).\(policy.abiMinor)",
-            "  measurement      : \(HexString.encode(measurement))",
-            "  report data      : \(HexString.encode(reportData))",
-            "  host data        : \(HexString.encode(hostData))",
-            "  ID key digest    : \(HexString.encode(idKeyDigest))",
-            "  chip ID          : \(HexString.encode(chipID))",
+            "  measurement      : \(Hex.encode(measurement))",
+            "  report data      : \(Hex.encode(reportData))",
+            "  host data        : \(Hex.encode(hostData))",
+            "  ID key digest    : \(Hex.encode(idKeyDigest))",
+            "  chip ID          : \(Hex.encode(chipID))",
             "  signing key      : \(signingKey.rawValue)",
             "  reported TCB     : \(reportedTCB)",
             "  current TCB      : \(currentTCB)",

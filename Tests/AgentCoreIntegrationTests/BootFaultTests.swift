@@ -4,6 +4,7 @@
 // connection mid-body, and one whose JWE has a bad tag. Each run must fail closed within its deadline,
 // record why in state.json, and leak no secret byte; positive controls show the same setups unlock.
 
+import AgentBase
 import AgentCore
 import FoundationEssentials
 import TestSupport
@@ -69,7 +70,7 @@ final class FaultBench: @unchecked Sendable {
         mkdir(directory, 0o700)
         resource = "default/luks/\(name)"
         // A text secret (the independent KBS takes resources as text): 64 random hex digits.
-        secret = Array(HexString((0..<32).map { _ in UInt8.random(in: 0...255) }).utf8)
+        secret = Array(Hex.encode((0..<32).map { _ in UInt8.random(in: 0...255) }).utf8)
     }
 
     /// A TLS broker: ccbroker or the independent KBS.
@@ -136,7 +137,7 @@ final class FaultBench: @unchecked Sendable {
 
     /// Whether the secret, raw or encoded, occurs in `haystack`.
     func leaks(into haystack: [UInt8]) -> Bool {
-        [secret, Array(HexString(secret).utf8), Array(Base64Text(secret).utf8)].contains { contains(haystack, $0) }
+        [secret, Array(Hex.encode(secret).utf8), Array(Base64Text(secret).utf8)].contains { contains(haystack, $0) }
     }
 
     static func now() -> Double {

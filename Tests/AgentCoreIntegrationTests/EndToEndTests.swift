@@ -267,7 +267,7 @@ struct EndToEndTests {
         #expect(ours.contains { $0["MESSAGE_ID"]?.text == "8c1e5ad4a4d94b3f9a0e2b1c7d6f5e02" })
         // The secret, raw or encoded, appears in no log, state file or output.
         let haystacks = [try Fixtures.readFile(journal), try Fixtures.readFile(state), Array(run.output.utf8)]
-        let needles = [secret, Array(HexString(secret).utf8), Array(Base64Text(secret).utf8)]
+        let needles = [secret, Array(Hex.encode(secret).utf8), Array(Base64Text(secret).utf8)]
         for haystack in haystacks {
             for needle in needles {
                 #expect(!contains(haystack, needle), "a secret leaked")
@@ -325,7 +325,6 @@ enum CryptsetupUUID {
     }
 }
 
-func HexString(_ bytes: [UInt8]) -> String { Hex.encode(bytes) }
 func Base64Text(_ bytes: [UInt8]) -> String { Data(bytes).base64EncodedString() }
 
 func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {

@@ -104,11 +104,6 @@ struct TestImage {
     func remove() { Fixtures.removeTree(directory) }
 }
 
-extension Subprocess.Result {
-    func check() throws {
-        guard exitCode == 0 else { throw FixtureError(message: output) }
-    }
-}
 
 @Suite("LUKS2 enrollment and unlock", .serialized, .tags(.integration))
 struct VolumeTests {

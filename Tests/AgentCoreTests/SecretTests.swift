@@ -66,10 +66,18 @@ struct SecretTests {
             #expect(error.code == .unsealFailed)
             #expect(error.message.contains("sealed on another machine or under other launch fields"))
         }
-        // Rewriting the bound fields in the blob (to select fewer fields) breaks the AAD.
+        // Rewriting the bound fields in the blob to select fewer fields is refused by the pins before
+        // any key is derived; to select more, it breaks the AAD.
         let path = store.directory + "/token.sealed"
-        var bytes = try FileIO.read(path: path, limit: 1 << 20)
+        let original = try FileIO.read(path: path, limit: 1 << 20)
+        var bytes = original
         bytes[8] = 0x08  // guest field select: measurement only
+        try FileIO.writeAtomically(path: path, bytes: bytes)
+        #expect(throws: SecretStoreError(.policyRefused, "")) {
+            _ = try store.get(name: "token", keys: Simulators.keys(Simulators.first))
+        }
+        bytes = original
+        bytes[8] = 0x0B  // guest field select: measurement, image id, policy
         try FileIO.writeAtomically(path: path, bytes: bytes)
         #expect(throws: SecretStoreError(.unsealFailed, "")) {
             _ = try store.get(name: "token", keys: Simulators.keys(Simulators.first))

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Every single-bit change in a signed region or a certificate is rejected naming the check; bad input is an error.
 
+import AgentBase
 import Cryptography
 import EvidenceVerification
 import FoundationEssentials
@@ -272,7 +273,7 @@ struct EvidenceVerifierTests {
             for kind in ["vcek-ask-ark", "vlek-asvk-ark"] {
                 let chain = try Certificate.parse(pemOrDER: Fixtures.bytes("certs/amd-\(product)-\(kind).pem"))
                 let ark = try #require(chain.last)
-                products[HexString.encode(ark.spkiSHA256)] = String(ark.subject.split(separator: "-").last ?? "")
+                products[Hex.encode(ark.spkiSHA256)] = String(ark.subject.split(separator: "-").last ?? "")
             }
         }
         #expect(products.count == 3)
@@ -281,6 +282,6 @@ struct EvidenceVerifierTests {
             #expect(products[fingerprint]?.hasPrefix(product) == true)
         }
         let intel = try Certificate.parse(pemOrDER: Fixtures.bytes("collateral/intel-sgx-root-ca.pem"))
-        #expect(intel.map { HexString.encode($0.spkiSHA256) } == [TrustAnchors.intelSGXRootCA])
+        #expect(intel.map { Hex.encode($0.spkiSHA256) } == [TrustAnchors.intelSGXRootCA])
     }
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The JCS, hash and JWE vectors of kbs-protocol.md §2.1 and §4, reproduced exactly.
 
+import AgentBase
 import Cryptography
 import KBSProtocol
 import SecureMemory
@@ -11,7 +12,7 @@ import Testing
 enum Vectors {
     /// The §2.1 client key: P-256 scalar a9cc…0d90, as a SEC1 PEM (OpenSSL derives the public point).
     static func clientKey() throws -> TEEKeyPair {
-        let d = HexString.decode("a9cc696897fde1d3c3350d289c36d43734c412497b3aa4507d878048c4990d90") ?? []
+        let d = Hex.decode("a9cc696897fde1d3c3350d289c36d43734c412497b3aa4507d878048c4990d90") ?? []
         let der: [UInt8] =
             [0x30, 0x31, 0x02, 0x01, 0x01, 0x04, 0x20] + d
             + [0xA0, 0x0A, 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07]
@@ -37,10 +38,10 @@ struct ProtocolVectorTests {
                 == #"{"additional-evidence":"","nonce":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=","tee-pubkey":{"alg":"ECDH-ES+A256KW","crv":"P-256","kty":"EC","x":"slvwXoJUO964jOFAWdq0yCdwyNQK02w8RBUhXQ7LifQ","y":"Z7HMsGXPksLB09GLi_NrSvx9LHHjK13kbd4KErjAr8M"}}"#
         )
         let sha384 = "162eca446527f02c3c28579f7c32ccf423ccd1d4e5337ae893c44d36741e388f7f814fec5240213147098dfd07deb6ec"
-        #expect(HexString.encode(runtime.digest(.sha384)) == sha384)
-        #expect(HexString.encode(runtime.reportData(.sha384)) == sha384 + String(repeating: "0", count: 32))
+        #expect(Hex.encode(runtime.digest(.sha384)) == sha384)
+        #expect(Hex.encode(runtime.reportData(.sha384)) == sha384 + String(repeating: "0", count: 32))
         #expect(
-            HexString.encode(runtime.digest(.sha512))
+            Hex.encode(runtime.digest(.sha512))
                 == "7d9b90e31cec4d2c3727f34a8ff30ede9977091bfb2def3ddc203857bafd10175bca5a910c3b031d5fc3f7fef8f71ce749aa6c2dfe72328157542c508f9f4275"
         )
         let sample = EvidenceJSON.sample(digest: runtime.digest(.sha384))

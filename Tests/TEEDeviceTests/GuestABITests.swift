@@ -35,7 +35,7 @@ struct GuestABITests {
             + "02000000"  // 0x10 vmpl
             + "04030201"  // 0x14 guest_svn (little-endian)
             + "8877665544332211"  // 0x18 tcb_version (little-endian)
-        #expect(HexString.encode(bytes) == expected)
+        #expect(Hex.encode(bytes) == expected)
     }
 
     @Test("MSG_REPORT_REQ is 96 bytes: user data @0, VMPL @0x40, 28 reserved zero bytes @0x44")
@@ -144,7 +144,7 @@ struct RTMRTests {
         try RTMR.extend(index: 3, event: Array("ccagent:unlocked:abc".utf8), directory: directory)
         let written = try Fixtures.readFile(directory + "/rtmr3:sha384")
         let expected = try Subprocess.run(["/bin/sh", "-c", "printf '%s' 'ccagent:unlocked:abc' | sha384sum"]).output
-        #expect(HexString.encode(written) == String(expected.prefix(96)))
+        #expect(Hex.encode(written) == String(expected.prefix(96)))
         #expect(throws: DeviceError.self) { try RTMR.extend(index: 4, event: [], directory: directory) }
         #expect(throws: DeviceError.self) { try RTMR.extend(index: 0, event: [], directory: directory) }
     }

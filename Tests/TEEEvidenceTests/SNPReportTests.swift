@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // SNP report parsing over the real corpus: decoded fields, exact round trip, hostile input.
 
+import AgentBase
 import TestSupport
 import Testing
 
@@ -72,11 +73,11 @@ struct SNPReportTests {
     func specificValues() throws {
         let milan = try SNPReport(parsing: Fixtures.bytes("snp/milan-v2-gosevguest-report.bin"))
         #expect(milan.policy.debugAllowed)
-        #expect(HexString.encode(milan.measurement).hasPrefix("b07af962"))
+        #expect(Hex.encode(milan.measurement).hasPrefix("b07af962"))
         #expect(Array(milan.reportData.prefix(6)) == [1, 2, 3, 4, 5, 0])
-        #expect(HexString.encode(milan.chipID).hasPrefix("3ac3fe21e13fb099"))
+        #expect(Hex.encode(milan.chipID).hasPrefix("3ac3fe21e13fb099"))
         let turin = try SNPReport(parsing: Fixtures.bytes("snp/turin-v5-report.bin"))
-        #expect(HexString.encode(turin.chipID.prefix(8)) == "59790fb1c39f35c1")
+        #expect(Hex.encode(turin.chipID.prefix(8)) == "59790fb1c39f35c1")
         #expect(turin.chipID.dropFirst(8).allSatisfy { $0 == 0 })
         #expect(turin.reportedTCBRaw == 0x5100_0000_0401_0101)
         let gcp = try SNPReport(parsing: Fixtures.bytes("snp/milan-v5-gcp-report.bin"))

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // TDX quotes, TDREPORT and CCEL over the real corpus.
 
+import AgentBase
 import TestSupport
 import Testing
 
@@ -39,9 +40,9 @@ struct TDXQuoteTests {
     func decodes(vector: TDXVector) throws {
         let quote = try TDXQuote(parsing: Fixtures.bytes("tdx/" + vector.file))
         #expect(quote.version == vector.version)
-        #expect(HexString.encode(quote.body.mrTD).hasPrefix(vector.mrTDPrefix))
-        #expect(HexString.encode(quote.body.reportData).hasPrefix(vector.reportDataPrefix))
-        #expect(HexString.encode(quote.body.teeTCBSVN).hasPrefix(vector.teeTCBSVNPrefix))
+        #expect(Hex.encode(quote.body.mrTD).hasPrefix(vector.mrTDPrefix))
+        #expect(Hex.encode(quote.body.reportData).hasPrefix(vector.reportDataPrefix))
+        #expect(Hex.encode(quote.body.teeTCBSVN).hasPrefix(vector.teeTCBSVNPrefix))
         #expect(String(decoding: quote.pckChain.prefix(27), as: UTF8.self) == "-----BEGIN CERTIFICATE-----")
         #expect(quote.summary().rtmr.count == 4)
     }

@@ -96,3 +96,10 @@ public enum Subprocess {
         return Result(exitCode: code, output: String(decoding: output, as: UTF8.self))
     }
 }
+
+extension Subprocess.Result {
+    /// Throws the output when the command failed.
+    public func check() throws {
+        guard exitCode == 0 else { throw FixtureError(message: output) }
+    }
+}

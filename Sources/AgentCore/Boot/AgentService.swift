@@ -20,10 +20,12 @@ public struct AgentService: Service {
     let store: SecretStore
     let keys: (any SealingKeySource)?
     let rules: CredentialAccessRules
+    let pins: SealingPins
 
+    /// `pins` are the configuration's sealing parameters every served secret is checked against.
     public init(
         request: BootUnlockRequest, logger: Logger, credentialSocket: String?, store: SecretStore,
-        keys: (any SealingKeySource)?, rules: CredentialAccessRules
+        keys: (any SealingKeySource)?, rules: CredentialAccessRules, pins: SealingPins = SealingPins()
     ) {
         self.request = request
         self.logger = logger
@@ -31,6 +33,7 @@ public struct AgentService: Service {
         self.store = store
         self.keys = keys
         self.rules = rules
+        self.pins = pins
     }
 
     public func run() async throws {
@@ -42,7 +45,7 @@ public struct AgentService: Service {
         // In the initrd the job is done: exit, and let systemd-cryptsetup take over.
         guard let credentialSocket, let keys else { return }
         let server = try CredentialServer(
-            path: credentialSocket, store: store, keys: keys, rules: rules,
+            path: credentialSocket, store: store, keys: keys, rules: rules, pins: pins,
             log: { [logger] line in
                 logger.notice(
                     "\(line)",

@@ -62,17 +62,20 @@ public final class CredentialServer: @unchecked Sendable {
     private let store: SecretStore
     private let keys: any SealingKeySource
     private let rules: CredentialAccessRules
+    private let pins: SealingPins
     private let decisionLog: @Sendable (String) -> Void
 
-    /// Binds and listens on `path` (replacing a stale socket), mode 0600.
+    /// Binds and listens on `path` (replacing a stale socket), mode 0600. Every blob served is first
+    /// checked against `pins` (the configuration's sealing parameters).
     public init(
         path: String, store: SecretStore, keys: any SealingKeySource, rules: CredentialAccessRules,
-        log: @escaping @Sendable (String) -> Void
+        pins: SealingPins = SealingPins(), log: @escaping @Sendable (String) -> Void
     ) throws {
         self.path = path
         self.store = store
         self.keys = keys
         self.rules = rules
+        self.pins = pins
         self.decisionLog = log
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SecretStoreError(.io, "failed to create the credential socket: errno \(errno)") }
@@ -144,7 +147,7 @@ public final class CredentialServer: @unchecked Sendable {
             return
         }
         do {
-            let secret = try store.get(name: request.credential, keys: keys)
+            let secret = try store.get(name: request.credential, keys: keys, pins: pins)
             let complete = secret.withUnsafeBytes { writeAll(client, $0) }
             decisionLog(
                 "credential served: '\(request.credential)' to unit '\(request.unit)'"

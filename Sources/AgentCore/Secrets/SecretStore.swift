@@ -20,6 +20,8 @@ public struct SecretStoreError: Error, CustomStringConvertible, Equatable {
         public static let io = Code(name: "secret.io")
         public static let keyUnavailable = Code(name: "secret.key-unavailable")
         public static let denied = Code(name: "secret.denied")
+        /// The blob is sealed to weaker or other key parameters than the configuration pins.
+        public static let policyRefused = Code(name: "secret.policy-refused")
     }
 
     public var code: Code
@@ -70,11 +72,14 @@ public struct SecretStore: Sendable {
 
     func path(of name: String) -> String { directory + "/" + name + SecretStore.suffix }
 
-    /// Seals and stores `secret` as `name`, replacing any earlier value.
+    /// Seals and stores `secret` as `name`, replacing any earlier value. `policy` must meet `pins`
+    /// (a secret sealed weaker than the pins would not open again).
     public func put(
-        name: String, secret: SecretBytes, policy: SealingPolicy, keys: any SealingKeySource
+        name: String, secret: SecretBytes, policy: SealingPolicy, keys: any SealingKeySource,
+        pins: SealingPins = SealingPins()
     ) throws {
         try SecretStore.validate(name: name)
+        try pins.check(policy, name: name)
         let key = try keys.sealingKey(for: policy)
         let blob = try SealedBlob.seal(secret, name: name, policy: policy, sealingKey: key)
         do {
@@ -85,9 +90,11 @@ public struct SecretStore: Sendable {
         }
     }
 
-    /// Reads and unseals `name`.
-    public func get(name: String, keys: any SealingKeySource) throws -> SecretBytes {
+    /// Reads and unseals `name`. The blob's key parameters are checked against `pins` before any
+    /// key is derived or any broker contacted: the disk decides nothing.
+    public func get(name: String, keys: any SealingKeySource, pins: SealingPins = SealingPins()) throws -> SecretBytes {
         let blob = try read(name: name)
+        try pins.check(blob.policy, name: name)
         let key: SecretBytes
         do {
             key = try keys.sealingKey(for: blob.policy)

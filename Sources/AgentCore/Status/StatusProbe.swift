@@ -99,14 +99,14 @@ public enum StatusProbe {
             case .snpReport(let report):
                 section.facts = [
                     .init("Type", "SNP report v\(report.version)\(device.kind.isSimulated ? " (SIMULATED)" : "")"),
-                    .init("Measurement", HexString.encode(report.measurement)),
+                    .init("Measurement", Hex.encode(report.measurement)),
                     .init(
                         "Policy",
                         "0x\(String(report.policy.raw, radix: 16)) [\(report.policy.flagNames.joined(separator: ", "))]"
                     ),
                     .init("Reported TCB", "\(report.reportedTCB)"),
-                    .init("HOST_DATA", HexString.encode(report.hostData)),
-                    .init("Chip ID", HexString.encode(report.chipID), verboseOnly: true),
+                    .init("HOST_DATA", Hex.encode(report.hostData)),
+                    .init("Chip ID", Hex.encode(report.chipID), verboseOnly: true),
                 ]
                 if report.policy.debugAllowed {
                     section.add(
@@ -124,12 +124,12 @@ public enum StatusProbe {
             case .tdxQuote(let quote):
                 section.facts = [
                     .init("Type", "TDX quote v\(quote.version)\(device.kind.isSimulated ? " (SIMULATED)" : "")"),
-                    .init("MRTD", HexString.encode(quote.body.mrTD)),
+                    .init("MRTD", Hex.encode(quote.body.mrTD)),
                 ]
                 for (index, value) in quote.body.rtmr.enumerated() {
-                    section.facts.append(.init("RTMR\(index)", HexString.encode(value)))
+                    section.facts.append(.init("RTMR\(index)", Hex.encode(value)))
                 }
-                section.facts.append(.init("Attributes", HexString.encode(quote.body.tdAttributes)))
+                section.facts.append(.init("Attributes", Hex.encode(quote.body.tdAttributes)))
                 if quote.body.debug {
                     section.add(
                         Finding(
@@ -163,7 +163,7 @@ public enum StatusProbe {
         var trustText = "system CAs"
         switch request.trust {
         case .caFile(let path): trustText = "CA file \(path)"
-        case .pinnedSPKISHA256(let pin): trustText = "pinned SPKI \(HexString.encode(pin))"
+        case .pinnedSPKISHA256(let pin): trustText = "pinned SPKI \(Hex.encode(pin))"
         case .systemCAs: break
         }
         var section = StatusSection(facts: [.init("URL", broker), .init("TLS trust", trustText)])

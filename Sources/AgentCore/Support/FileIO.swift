@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Small, careful file I/O for the flows: bounded reads and atomic 0600 writes.
 
+import SecureMemory
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -36,6 +38,55 @@ public enum FileIO {
             result.append(contentsOf: chunk[0..<n])
         }
         return result
+    }
+
+    /// Reads at most `limit` bytes of a secret (a key file, a passphrase) straight into zeroizing
+    /// memory: no intermediate array holds the bytes, and every buffer outgrown is zeroized. A larger
+    /// file is an error (`EFBIG`).
+    public static func readSecret(path: String, limit: Int) throws -> SecretBytes {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileIOError(operation: "open", path: path, errno: errno) }
+        defer { close(fd) }
+        return try readSecret(fileDescriptor: fd, limit: limit, name: path)
+    }
+
+    /// Reads an open descriptor (e.g. standard input) to its end like ``readSecret(path:limit:)``;
+    /// `name` stands for the path in errors. The descriptor stays open.
+    public static func readSecret(fileDescriptor fd: Int32, limit: Int, name: String) throws -> SecretBytes {
+        guard limit >= 0 else { throw FileIOError(operation: "read", path: name, errno: EINVAL) }
+        // One byte over the limit is enough to tell a file that is too large.
+        let ceiling = limit == Int.max ? limit : limit + 1
+        var capacity = 4096
+        var info = stat()
+        if fstat(fd, &info) == 0, info.st_mode & mode_t(S_IFMT) == mode_t(S_IFREG), info.st_size >= 0 {
+            capacity = Int(info.st_size) < ceiling ? Int(info.st_size) + 1 : ceiling
+        }
+        var buffer = SecretBytes(zeroedCount: max(1, min(capacity, ceiling)))
+        var count = 0
+        while true {
+            if count == buffer.count {
+                guard count <= limit else { throw FileIOError(operation: "read", path: name, errno: EFBIG) }
+                let grown = SecretBytes(zeroedCount: count > ceiling / 2 ? ceiling : count * 2)
+                grown.withUnsafeMutableBytes { target in
+                    buffer.withUnsafeBytes {
+                        UnsafeMutableRawBufferPointer(rebasing: target[0..<$0.count]).copyMemory(from: $0)
+                    }
+                }
+                buffer = grown  // the outgrown buffer is zeroized as it is released
+            }
+            let n = buffer.withUnsafeMutableBytes {
+                Glibc.read(fd, $0.baseAddress.map { $0 + count }, $0.count - count)
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileIOError(operation: "read", path: name, errno: errno)
+            }
+            if n == 0 { break }
+            count += n
+        }
+        guard count <= limit else { throw FileIOError(operation: "read", path: name, errno: EFBIG) }
+        if count == buffer.count { return buffer }
+        return buffer.withUnsafeBytes { SecretBytes(copying: $0[0..<count]) }
     }
 
     /// Writes `bytes` to `path` atomically and durably: the data goes to an unnamed file in the same

@@ -89,7 +89,7 @@ public struct SimulatedSNPDevice: GuestDevice {
         }
     }
 
-    private func hex(_ text: String) -> [UInt8] { HexString.decode(text) ?? [] }
+    private func hex(_ text: String) -> [UInt8] { Hex.decode(text) ?? [] }
 }
 
 extension TCBVersion {

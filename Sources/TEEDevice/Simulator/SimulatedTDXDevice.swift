@@ -33,7 +33,7 @@ public struct SimulatedTDXDevice: GuestDevice {
             qeReport.replaceSubrange(320..<352, with: DigestAlgorithm.sha256.hash(attestationKey + authData))
             let (qr, qs) = try state.pckKey.signECDSA(.sha256, data: qeReport)
             let body = TDReportBody(
-                mrTD: HexString.decode(state.launch.mrTD) ?? [], rtmr: [], reportData: reportData)
+                mrTD: Hex.decode(state.launch.mrTD) ?? [], rtmr: [], reportData: reportData)
             var quote = TDXQuote(
                 body: body, signature: [UInt8](repeating: 0, count: 64), attestationKey: attestationKey,
                 qeReport: qeReport, qeReportSignature: qr + qs, qeAuthData: authData,

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The simulator's persistent state: a fake AMD chain and chip, and a fake TDX PCK chain.
 
+import AgentBase
 import Cryptography
 import FoundationEssentials
 import SecureMemory
@@ -163,11 +164,11 @@ public struct SimulatorState: Sendable {
             let attestationKey = try PrivateKey.generateEC(.p256)
 
             let launch = Launch(
-                measurement: HexString.encode(SecureRandom.bytes(48)),
-                hostData: HexString.encode([UInt8](repeating: 0, count: 32)),
-                policy: 0x30000, familyID: HexString.encode([UInt8](repeating: 0, count: 16)),
-                imageID: HexString.encode([UInt8](repeating: 0, count: 16)), guestSVN: 1,
-                chipID: HexString.encode(chipID), mrTD: HexString.encode(SecureRandom.bytes(48)))
+                measurement: Hex.encode(SecureRandom.bytes(48)),
+                hostData: Hex.encode([UInt8](repeating: 0, count: 32)),
+                policy: 0x30000, familyID: Hex.encode([UInt8](repeating: 0, count: 16)),
+                imageID: Hex.encode([UInt8](repeating: 0, count: 16)), guestSVN: 1,
+                chipID: Hex.encode(chipID), mrTD: Hex.encode(SecureRandom.bytes(48)))
 
             try store.writeSecret("chip-secret", chipSecret)
             try store.writeSecret("vcek.key.pem", vcekKey.pemPKCS8())

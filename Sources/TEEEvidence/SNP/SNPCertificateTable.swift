@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The extended-report certificate table (GHCB spec 56421 §4.1.8.1): GUID-tagged DER certificates.
 
+import AgentBase
+
 /// The certificate table of SNP_GET_EXT_REPORT / configfs-tsm `auxblob`.
 ///
 /// An array of 24-byte entries `{ guid[16]; u32 offset; u32 length }` terminated by an all-zero entry;
@@ -22,7 +24,7 @@ public struct SNPCertificateTable: Sendable, Equatable {
             }
         }
 
-        var guidBytes: [UInt8] { HexString.decode(guid.filter { $0 != "-" }) ?? [] }
+        var guidBytes: [UInt8] { Hex.decode(guid.filter { $0 != "-" }) ?? [] }
 
         /// The EFI (mixed-endian) layout of the same GUID.
         var efiGUIDBytes: [UInt8] {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // TDREPORT_STRUCT (1024 bytes) as TDX_CMD_GET_REPORT0 returns it.
 
+import AgentBase
+
 /// A TDREPORT.
 ///
 /// | off | size | field |
@@ -53,10 +55,10 @@ public struct TDReport: Sendable, Equatable {
 
     public func summary() -> EvidenceSummary.TDX {
         EvidenceSummary.TDX(
-            version: UInt16(rawBytes[2]), mrTD: HexString.encode(mrTD), mrSeam: HexString.encode(mrSeam),
-            rtmr: rtmr.map { HexString.encode($0) }, reportData: HexString.encode(reportData),
-            tdAttributes: HexString.encode(tdAttributes), xfam: HexString.encode(xfam),
-            teeTCBSVN: HexString.encode(teeTCBSVN), debug: tdAttributes[0] & 1 == 1, simulated: false)
+            version: UInt16(rawBytes[2]), mrTD: Hex.encode(mrTD), mrSeam: Hex.encode(mrSeam),
+            rtmr: rtmr.map { Hex.encode($0) }, reportData: Hex.encode(reportData),
+            tdAttributes: Hex.encode(tdAttributes), xfam: Hex.encode(xfam),
+            teeTCBSVN: Hex.encode(teeTCBSVN), debug: tdAttributes[0] & 1 == 1, simulated: false)
     }
 }
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Intel TDX quotes v4 and v5 (TDX 1.0 and 1.5 bodies), QE report and certification data.
 
+import AgentBase
+
 /// The TD report body inside a quote (584 bytes for TDX 1.0; 648 with the TDX 1.5 fields).
 ///
 /// | rel | size | field |
@@ -225,7 +227,7 @@ public struct TDXQuote: Sendable, Equatable {
         attestationKeyType = 2
         teeType = 0x81
         headerReserved = 0
-        qeVendorID = HexString.decode("939a7233f79c4ca9940a0db3957f0607") ?? []
+        qeVendorID = Hex.decode("939a7233f79c4ca9940a0db3957f0607") ?? []
         userData = [UInt8](repeating: 0, count: 20)
         bodyType = 2
         self.body = body
@@ -289,26 +291,26 @@ public struct TDXQuote: Sendable, Equatable {
 
     public func summary(simulated: Bool = false) -> EvidenceSummary.TDX {
         EvidenceSummary.TDX(
-            version: version, mrTD: HexString.encode(body.mrTD), mrSeam: HexString.encode(body.mrSeam),
-            rtmr: body.rtmr.map { HexString.encode($0) }, reportData: HexString.encode(body.reportData),
-            tdAttributes: HexString.encode(body.tdAttributes), xfam: HexString.encode(body.xfam),
-            teeTCBSVN: HexString.encode(body.teeTCBSVN), debug: body.debug, simulated: simulated)
+            version: version, mrTD: Hex.encode(body.mrTD), mrSeam: Hex.encode(body.mrSeam),
+            rtmr: body.rtmr.map { Hex.encode($0) }, reportData: Hex.encode(body.reportData),
+            tdAttributes: Hex.encode(body.tdAttributes), xfam: Hex.encode(body.xfam),
+            teeTCBSVN: Hex.encode(body.teeTCBSVN), debug: body.debug, simulated: simulated)
     }
 
     public func describe() -> String {
         var lines = [
             "TDX quote, version \(version)\(bodyType == 3 ? " (TDX 1.5 body)" : "")",
-            "  MRTD          : \(HexString.encode(body.mrTD))",
-            "  MRSEAM        : \(HexString.encode(body.mrSeam))",
+            "  MRTD          : \(Hex.encode(body.mrTD))",
+            "  MRSEAM        : \(Hex.encode(body.mrSeam))",
         ]
         for (index, value) in body.rtmr.enumerated() {
-            lines.append("  RTMR\(index)         : \(HexString.encode(value))")
+            lines.append("  RTMR\(index)         : \(Hex.encode(value))")
         }
         lines += [
-            "  report data   : \(HexString.encode(body.reportData))",
-            "  TD attributes : \(HexString.encode(body.tdAttributes))",
-            "  XFAM          : \(HexString.encode(body.xfam))",
-            "  TEE TCB SVN   : \(HexString.encode(body.teeTCBSVN))",
+            "  report data   : \(Hex.encode(body.reportData))",
+            "  TD attributes : \(Hex.encode(body.tdAttributes))",
+            "  XFAM          : \(Hex.encode(body.xfam))",
+            "  TEE TCB SVN   : \(Hex.encode(body.teeTCBSVN))",
             "  QE ISVSVN     : \(qeReport.isvSVN)",
         ]
         if body.debug { lines.append("  WARNING       : the TD is debuggable (not confidential)") }

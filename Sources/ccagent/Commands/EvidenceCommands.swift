@@ -81,7 +81,7 @@ struct ReportDecode: ParsableCommand {
                 case .tdxQuote(let quote): print(quote.describe())
                 case .tdReport(let report):
                     print(
-                        "TDREPORT\n  MRTD          : \(HexString.encode(report.mrTD))\n  report data   : \(HexString.encode(report.reportData))"
+                        "TDREPORT\n  MRTD          : \(Hex.encode(report.mrTD))\n  report data   : \(Hex.encode(report.reportData))"
                     )
                 }
             }

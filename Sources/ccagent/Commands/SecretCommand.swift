@@ -5,33 +5,46 @@ import AgentCore
 import ArgumentParser
 import FoundationEssentials
 import SecureMemory
-import TEEDevice
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 struct SecretCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "secret", abstract: "Seal, unseal, list and remove workload secrets.",
         subcommands: [Put.self, Get.self, List.self, Remove.self])
 
-    enum Sealing: String, ExpressibleByArgument, CaseIterable { case snp, broker }
+    enum Sealing: String, ExpressibleByArgument, CaseIterable {
+        case snp, broker
+
+        /// The sealing mode this choice asks for.
+        var mode: SealingPolicy.Mode {
+            switch self {
+            case .snp: .snp
+            case .broker: .broker
+            }
+        }
+    }
 
     struct Common: ParsableArguments {
         @Option(help: "Secret store directory.") var store: String = SecretStore.defaultDirectory
+        @OptionGroup var config: ConfigOptions
         @OptionGroup var teeOptions: TEEOptions
         @OptionGroup var brokerOptions: BrokerOptions
 
+        /// The configuration with the command's flags applied.
+        func configuration() -> AgentConfiguration {
+            var configuration = config.load()
+            brokerOptions.apply(to: &configuration)
+            teeOptions.apply(to: &configuration)
+            return configuration
+        }
+
+        /// What sealed secrets must be sealed to: `snp-key-fields`, `snp-vmpl`, `snp-root-key` and
+        /// `sealing-kek` from the (measured) configuration, never from a blob.
+        func pins() -> SealingPins { configuration().sealingPins }
+
         func keys() throws -> SealingKeys {
-            var configuration = loadConfiguration()
-            if let tee = teeOptions.tee { configuration.tee = tee }
-            if let directory = teeOptions.simulatorDirectory { configuration.simulatorDirectory = directory }
-            if let broker = brokerOptions.broker { configuration.brokerURL = broker }
-            configuration.allowInsecureHTTP = configuration.allowInsecureHTTP || brokerOptions.allowInsecureHTTP
-            let trust = (try? brokerOptions.endpoint(configuration))?.trust ?? .systemCAs
+            let configuration = configuration()
             noteSimulated(configuration.tee)
-            return try SealingKeys.forPlatform(configuration: configuration, trust: trust)
+            return try SealingKeys.forPlatform(configuration: configuration, trust: configuration.brokerTrust)
         }
     }
 
@@ -46,12 +59,11 @@ struct SecretCommand: ParsableCommand {
         func run() throws {
             do {
                 let keys = try common.keys()
-                var bytes =
-                    try input.map { try readInput($0, limit: SealedBlob.maximumSecretSize) } ?? readStandardInput()
-                let secret = SecretBytes(consuming: &bytes)
-                let kind: TEEKind? = sealing.map { $0 == .snp ? .snp : .tdx } ?? keys.deviceKind
-                let policy = SealingKeys.defaultPolicy(for: kind)
-                try SecretStore(directory: common.store).put(name: name, secret: secret, policy: policy, keys: keys)
+                let secret = try readSecretValue(input)
+                let pins = common.pins()
+                let policy = pins.policy(requested: sealing?.mode, deviceKind: keys.deviceKind)
+                try SecretStore(directory: common.store).put(
+                    name: name, secret: secret, policy: policy, keys: keys, pins: pins)
                 print("sealed '\(name)' (\(secret.count) bytes) with \(policy.summary)")
             } catch { throw fail(error) }
         }
@@ -66,7 +78,8 @@ struct SecretCommand: ParsableCommand {
 
         func run() throws {
             do {
-                let secret = try SecretStore(directory: common.store).get(name: name, keys: common.keys())
+                let secret = try SecretStore(directory: common.store).get(
+                    name: name, keys: common.keys(), pins: common.pins())
                 try secret.withUnsafeBytes { try writeOutput($0, to: output, secret: true) }
             } catch let error as ValidationError {
                 throw error
@@ -108,13 +121,9 @@ struct SecretCommand: ParsableCommand {
     }
 }
 
-func readStandardInput() -> [UInt8] {
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    while bytes.count <= SealedBlob.maximumSecretSize {
-        let n = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
-        if n <= 0 { break }
-        bytes += buffer[0..<n]
-    }
-    return bytes
+/// The value to seal, from `path` or standard input, read straight into zeroizing memory (at most
+/// the 1 MiB a sealed secret may hold; more is `EFBIG`).
+func readSecretValue(_ path: String?) throws -> SecretBytes {
+    if let path { return try FileIO.readSecret(path: path, limit: SealedBlob.maximumSecretSize) }
+    return try FileIO.readSecret(fileDescriptor: 0, limit: SealedBlob.maximumSecretSize, name: "standard input")
 }

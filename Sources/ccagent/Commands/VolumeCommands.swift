@@ -221,7 +221,7 @@ struct DaemonCommand: AsyncParsableCommand {
             request: BootUnlockRequest(
                 configuration: configuration, trust: trust, statePath: stateFile, verifyOnly: verifyOnly),
             logger: Logger(label: "ccagent"), credentialSocket: inInitrd ? nil : credentialSocket,
-            store: SecretStore(directory: store), keys: keys, rules: rules
+            store: SecretStore(directory: store), keys: keys, rules: rules, pins: configuration.sealingPins
         ).runUntilSignalled()
     }
 }
@@ -287,10 +287,9 @@ func requireDevice(_ path: String) throws {
     }
 }
 
-/// Reads a secret file into zeroizing memory (a trailing newline is kept: passphrase files are exact).
+/// Reads a secret file straight into zeroizing memory (a trailing newline is kept: passphrase files are exact).
 func secretFile(_ path: String) throws -> SecretBytes {
-    var bytes = try readInput(path, limit: 8192)
-    return SecretBytes(consuming: &bytes)
+    try FileIO.readSecret(path: path, limit: 8192)
 }
 
 /// Asks for a passphrase on the terminal with echo off.

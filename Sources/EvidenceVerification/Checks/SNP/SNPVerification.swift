@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The input of the SNP checks: the report with its signing certificate and chain resolved.
 
+import AgentBase
 import Cryptography
 import FoundationEssentials
 import TEEEvidence
@@ -87,9 +88,9 @@ public struct SNPVerification: ChainEvidence {
     /// How the root is trusted; nil when the chain has no root.
     public var anchor: Anchor? {
         guard let root else { return nil }
-        let fingerprint = HexString.encode(root.spkiSHA256)
+        let fingerprint = Hex.encode(root.spkiSHA256)
         if let product = TrustAnchors.amdARK[fingerprint] { return .amd(product: product) }
-        if extraRoots.contains(where: { HexString.encode($0.spkiSHA256) == fingerprint }) { return .explicit }
+        if extraRoots.contains(where: { Hex.encode($0.spkiSHA256) == fingerprint }) { return .explicit }
         return .untrusted(fingerprint: fingerprint)
     }
 }

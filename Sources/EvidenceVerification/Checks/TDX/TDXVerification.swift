@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The input of the TDX chain checks: the quote with its PCK chain read and its root found.
 
+import AgentBase
 import Cryptography
 import FoundationEssentials
 import TEEEvidence
@@ -64,9 +65,9 @@ public struct TDXVerification: ChainEvidence {
     /// How the root is trusted; nil when the chain has no root.
     public var anchor: Anchor? {
         guard let root else { return nil }
-        let fingerprint = HexString.encode(root.spkiSHA256)
+        let fingerprint = Hex.encode(root.spkiSHA256)
         if fingerprint == TrustAnchors.intelSGXRootCA { return .intel }
-        if extraRoots.contains(where: { HexString.encode($0.spkiSHA256) == fingerprint }) { return .explicit }
+        if extraRoots.contains(where: { Hex.encode($0.spkiSHA256) == fingerprint }) { return .explicit }
         return .untrusted(fingerprint: fingerprint)
     }
 }

@@ -104,7 +104,6 @@ struct TestImage {
     func remove() { Fixtures.removeTree(directory) }
 }
 
-
 @Suite("LUKS2 enrollment and unlock", .serialized, .tags(.integration))
 struct VolumeTests {
     @Test("enroll adds a pbkdf2-sha512/1000 keyslot with priority prefer and our token; unlock verifies it")

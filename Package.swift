@@ -61,6 +61,7 @@ let package = Package(
         .target(
             name: "KBSClient",
             dependencies: [
+                "CanonicalJSON",
                 "AgentBase", "CCurl", "KBSProtocol", "SecureMemory",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -83,6 +84,7 @@ let package = Package(
         .target(
             name: "AgentCore",
             dependencies: [
+                "CanonicalJSON",
                 "AgentBase", "TEEEvidence", "TEEDevice", "KBSClient", "KBSProtocol", "LUKSBinding", "Cryptsetup",
                 "SystemdSupport", "SecureMemory", "Cryptography",
                 .product(name: "Logging", package: "swift-log"),
@@ -104,6 +106,7 @@ let package = Package(
         .target(
             name: "Broker",
             dependencies: [
+                "CanonicalJSON",
                 "AgentBase",
                 "KBSProtocol", "EvidenceVerification", "TEEEvidence", "Cryptography", "SecureMemory",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -148,17 +151,18 @@ let package = Package(
         .testTarget(
             name: "KBSTests",
             dependencies: [
+                "CanonicalJSON",
                 "AgentBase", "KBSProtocol", "KBSClient", "Cryptography", "SecureMemory", "TEEEvidence", "TestSupport",
             ],
             swiftSettings: strict),
         .testTarget(
-            name: "CryptsetupTests", dependencies: ["AgentBase", "LUKSBinding", "SecureMemory"],
+            name: "CryptsetupTests", dependencies: ["CanonicalJSON", "AgentBase", "LUKSBinding", "SecureMemory"],
             swiftSettings: strict),
         .testTarget(
             name: "SystemdSupportTests", dependencies: ["SystemdSupport", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "BrokerTests",
-            dependencies: ["Broker", "TestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CanonicalJSON", "Broker", "TestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         .testTarget(
             name: "AgentCoreTests",
@@ -168,6 +172,7 @@ let package = Package(
         .testTarget(
             name: "AgentCoreIntegrationTests",
             dependencies: [
+                "CanonicalJSON",
                 "AgentBase", "AgentCore", "Cryptsetup", "KBSProtocol", "LUKSBinding", "SecureMemory", "TEEDevice",
                 "TestSupport",
             ],

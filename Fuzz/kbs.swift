@@ -14,6 +14,7 @@
 // `CCAGENT_FUZZ_SEEDS=DIR ./fuzz-kbs` writes seed messages produced by this code (JWEs sealed to the
 // fixed keys, every message kind) into DIR and exits.
 
+import CanonicalJSON
 import Cryptography
 import KBSProtocol
 import SecureMemory

@@ -2,6 +2,7 @@
 // The appraisal policy: reference values per resource repository (or global), each rule named on denial.
 
 import AgentBase
+import CanonicalJSON
 import Foundation
 import KBSProtocol
 import TEEEvidence

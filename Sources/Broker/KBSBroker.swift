@@ -2,6 +2,7 @@
 // The RCAR 0.4.0 server logic, independent of HTTP: sessions, evidence verification, policy, tokens, JWE.
 
 import AgentBase
+import CanonicalJSON
 import Cryptography
 import EvidenceVerification
 import Foundation

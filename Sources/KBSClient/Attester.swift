@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // What the client needs from a TEE: evidence binding a runtime-data digest.
 
+import CanonicalJSON
 import KBSProtocol
 
 /// Produces `tee-evidence.primary_evidence` for a runtime-data digest.

@@ -2,6 +2,7 @@
 // The RCAR client: auth → attest once → resources with the token; classified errors, bounded retries.
 
 import AgentBase
+import CanonicalJSON
 import KBSProtocol
 import Logging
 import SecureMemory

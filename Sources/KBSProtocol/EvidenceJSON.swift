@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // `tee-evidence.primary_evidence` shapes: SNP (the report as Trustee's serde JSON), TDX (base64 quote), sample.
 
+import CanonicalJSON
 import TEEEvidence
 
 /// Encodes and decodes the evidence JSON Trustee's verifiers expect.

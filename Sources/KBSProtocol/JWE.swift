@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Flattened JWE as Trustee sends resources: ECDH-ES+A256KW or RSA-OAEP-256 with A256GCM.
 
+import CanonicalJSON
 import Cryptography
 import SecureMemory
 

@@ -2,6 +2,7 @@
 // Protocol errors: the broker's classified error bodies and our own failures, each with a stable code.
 
 import AgentBase
+import CanonicalJSON
 
 /// A failure of the KBS protocol, classified so the client knows whether to retry or re-attest.
 public struct KBSError: CodedError, Equatable {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // RCAR 0.4.0 messages: /auth request and challenge, runtime data, /attest body, resource paths.
 
+import CanonicalJSON
 import Cryptography
 
 /// The protocol version both sides must speak exactly.

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The ephemeral TEE key whose public JWK is bound into the report and to which resources are encrypted.
 
+import CanonicalJSON
 import Cryptography
 import SecureMemory
 

@@ -4,6 +4,7 @@
 
 import AgentBase
 import AgentCore
+import CanonicalJSON
 import Cryptsetup
 import FoundationEssentials
 import KBSProtocol

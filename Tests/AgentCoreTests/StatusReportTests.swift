@@ -120,10 +120,14 @@ struct StatusProbeTests {
         defer { Fixtures.removeTree(directory) }
         var configuration = AgentConfiguration()
         configuration.tee = .auto
+        // An empty machine tree: what a VM without a TEE shows, whatever machine runs the test.
+        let machine = directory + "/machine"
+        try FileIO.makeDirectory(machine + "/proc")
+        try FileIO.writeAtomically(path: machine + "/proc/cpuinfo", bytes: Array("flags\t: fpu vme sse2\n".utf8))
         let report = StatusProbe.run(
             StatusRequest(
                 configuration: configuration, trust: .systemCAs, statePath: directory + "/none.json",
-                secretStore: directory + "/store", devices: [directory + "/none.img"]))
+                secretStore: directory + "/store", devices: [directory + "/none.img"], platformRoot: machine))
         #expect(report.verdict == .broken)
         let finding = try #require(report.platform.findings.first { $0.code == "tee.unavailable" })
         #expect(finding.message.contains("/dev/sev-guest") && finding.message.contains("/dev/tdx_guest"))

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The broker's protocol logic, in process: Trustee's statuses and error bodies, cookies, policy, tokens.
 
+import CanonicalJSON
 import Cryptography
 import Foundation
 import KBSProtocol

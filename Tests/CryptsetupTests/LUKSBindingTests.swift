@@ -3,6 +3,7 @@
 // the volume policy — each pinned so a change to any of them fails here first.
 
 import AgentBase
+import CanonicalJSON
 import LUKSBinding
 import SecureMemory
 import Testing

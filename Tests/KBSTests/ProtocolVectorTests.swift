@@ -2,6 +2,7 @@
 // The JCS, hash and JWE vectors of kbs-protocol.md §2.1 and §4, reproduced exactly.
 
 import AgentBase
+import CanonicalJSON
 import Cryptography
 import KBSProtocol
 import SecureMemory

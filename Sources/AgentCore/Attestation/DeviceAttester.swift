@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Adapts a GuestDevice (kernel or simulator) to the broker client's Attester.
 
+import CanonicalJSON
 import KBSClient
 import KBSProtocol
 import TEEDevice
@@ -38,14 +39,18 @@ public enum DeviceSelection {
         }
     }
 
-    public static func device(for choice: TEEChoice, simulatorDirectory: String) throws -> any GuestDevice {
+    /// The device for `choice`; `platformRoot` prefixes every kernel path (tests point it at a fake tree).
+    public static func device(
+        for choice: TEEChoice, simulatorDirectory: String, platformRoot: String = ""
+    ) throws -> any GuestDevice {
         switch choice {
         case .simSNP:
             return SimulatedSNPDevice(state: try SimulatorState.load(directory: simulatorDirectory))
         case .simTDX:
             return SimulatedTDXDevice(state: try SimulatorState.load(directory: simulatorDirectory))
         case .auto, .snp, .tdx:
-            return try Platform.openDevice(preferring: choice == .auto ? nil : (choice == .snp ? .snp : .tdx))
+            return try Platform.openDevice(
+                preferring: choice == .auto ? nil : (choice == .snp ? .snp : .tdx), root: platformRoot)
         case .sample:
             throw DeviceError(.unavailable, "the 'sample' TEE has no device; it only exists for the broker exchange")
         }

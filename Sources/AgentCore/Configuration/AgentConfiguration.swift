@@ -211,13 +211,6 @@ extension AgentConfiguration {
         }
     }
 
-    /// What sealed secrets must be sealed to: the same SNP pins as volumes, and the configured KEK.
-    public var sealingPins: SealingPins {
-        SealingPins(
-            requiredFields: volumePolicy.snpFields, vmpl: volumePolicy.snpVMPL,
-            rootKeyVMRK: volumePolicy.snpRootKey == .vmrk, kekResource: sealingKEKResource)
-    }
-
     /// The pins of ``VolumePolicy``. A value that does not parse keeps the (strict) default.
     private mutating func setVolumePin(key: String, value: String, origin: String) {
         let words = value.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\t" }).map(String.init)

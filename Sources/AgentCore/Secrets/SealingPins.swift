@@ -106,3 +106,12 @@ public struct SealingPins: Sendable, Equatable {
 
     static func rootName(_ vmrk: Bool) -> String { vmrk ? "VMRK" : "VCEK" }
 }
+
+extension AgentConfiguration {
+    /// What sealed secrets must be sealed to: the same SNP pins as volumes, and the configured KEK.
+    public var sealingPins: SealingPins {
+        SealingPins(
+            requiredFields: volumePolicy.snpFields, vmpl: volumePolicy.snpVMPL,
+            rootKeyVMRK: volumePolicy.snpRootKey == .vmrk, kekResource: sealingKEKResource)
+    }
+}

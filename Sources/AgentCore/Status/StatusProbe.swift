@@ -18,11 +18,14 @@ public struct StatusRequest: Sendable {
     public var statePath: String
     public var secretStore: String
     public var devices: [String]
+    /// Prefixes every kernel path the platform probe reads ("" on a real machine; a fake tree in tests).
+    public var platformRoot: String
 
     public init(
         configuration: AgentConfiguration, trust: TLSTrust, statePath: String = BootState.defaultPath,
-        secretStore: String = SecretStore.defaultDirectory, devices: [String] = []
+        secretStore: String = SecretStore.defaultDirectory, devices: [String] = [], platformRoot: String = ""
     ) {
+        self.platformRoot = platformRoot
         self.configuration = configuration
         self.trust = trust
         self.statePath = statePath
@@ -35,15 +38,17 @@ public enum StatusProbe {
     /// Builds the report. Every probe is bounded (the broker probe by 1.5 s), so this answers in seconds.
     public static func run(_ request: StatusRequest) -> StatusReport {
         let configuration = request.configuration
-        let (platform, device) = platformSection(configuration)
+        let (platform, device) = platformSection(configuration, root: request.platformRoot)
         return StatusReport(
             platform: platform, evidence: evidenceSection(device, configuration: configuration),
             broker: brokerSection(request), volumes: volumesSection(request),
             lastBoot: lastBootSection(request.statePath), secrets: secretsSection(request.secretStore))
     }
 
-    static func platformSection(_ configuration: AgentConfiguration) -> (StatusSection, (any GuestDevice)?) {
-        let report = Platform.detect()
+    static func platformSection(
+        _ configuration: AgentConfiguration, root: String
+    ) -> (StatusSection, (any GuestDevice)?) {
+        let report = Platform.detect(root: root)
         var section = StatusSection(facts: [
             .init("CVM", report.cvm), .init("Kernel", report.kernel),
             .init("Configured TEE", configuration.tee.rawValue),
@@ -60,7 +65,7 @@ public enum StatusProbe {
                     hint: BootFailureHints.hint(for: "config.invalid")))
         }
         let device = try? DeviceSelection.device(
-            for: configuration.tee, simulatorDirectory: configuration.simulatorDirectory)
+            for: configuration.tee, simulatorDirectory: configuration.simulatorDirectory, platformRoot: root)
         if configuration.tee == .simSNP || configuration.tee == .simTDX {
             section.add(
                 Finding(

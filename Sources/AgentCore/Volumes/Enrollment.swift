@@ -2,6 +2,7 @@
 // Enrollment: add our keyslot and token with rollback; crash-safe and re-runnable.
 
 import AgentBase
+import CanonicalJSON
 import Cryptography
 import Cryptsetup
 import KBSProtocol

@@ -251,7 +251,7 @@ struct SecretPinsTests {
         let server = try CredentialServer(
             path: directory + "/credentials.sock", store: store, keys: Simulators.keys(Simulators.first),
             rules: CredentialAccessRules(parsing: "app.service api-token\n", source: "test"),
-            log: { lines.append($0) })
+            log: { lines.append($0.description) })
         DispatchQueue.global().async { server.serve() }
         defer { server.shutdown() }
         let client = Fixtures.repositoryRoot + "/scripts/testing/loadcredential_client.py"

@@ -36,6 +36,9 @@ public struct AgentService: Service {
         self.pins = pins
     }
 
+    /// Whether this process runs in the initrd (the boot), not after switch-root.
+    public static var runsInInitrd: Bool { BootPhase.isInitrd }
+
     public func run() async throws {
         let notifier = ServiceNotifier()
         // In the initrd this is the boot: the configured fallback applies (poweroff by default).
@@ -46,10 +49,13 @@ public struct AgentService: Service {
         guard let credentialSocket, let keys else { return }
         let server = try CredentialServer(
             path: credentialSocket, store: store, keys: keys, rules: rules, pins: pins,
-            log: { [logger] line in
-                logger.notice(
-                    "\(line)",
-                    metadata: ["event": "\(line.hasPrefix("credential served") ? "secret-served" : "secret-denied")"])
+            log: { [logger] decision in
+                let event: AgentEvent
+                switch decision {
+                case .served: event = .secretServed
+                case .denied: event = .secretDenied
+                }
+                logger.notice("\(decision)", metadata: .event(event))
             })
         let thread = DispatchQueue(label: "ccagent.credentials")
         thread.async { server.serve() }

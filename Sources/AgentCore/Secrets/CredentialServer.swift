@@ -63,13 +63,13 @@ public final class CredentialServer: @unchecked Sendable {
     private let keys: any SealingKeySource
     private let rules: CredentialAccessRules
     private let pins: SealingPins
-    private let decisionLog: @Sendable (String) -> Void
+    private let decisionLog: @Sendable (CredentialDecision) -> Void
 
     /// Binds and listens on `path` (replacing a stale socket), mode 0600. Every blob served is first
     /// checked against `pins` (the configuration's sealing parameters).
     public init(
         path: String, store: SecretStore, keys: any SealingKeySource, rules: CredentialAccessRules,
-        pins: SealingPins = SealingPins(), log: @escaping @Sendable (String) -> Void
+        pins: SealingPins = SealingPins(), log: @escaping @Sendable (CredentialDecision) -> Void
     ) throws {
         self.path = path
         self.store = store
@@ -135,25 +135,29 @@ public final class CredentialServer: @unchecked Sendable {
         let credentials = (pid: words.0, uid: words.1)
         let address = peerAbstractAddress(client)
         guard credentials.uid == 0 else {
-            decisionLog("credential denied: peer pid \(credentials.pid) uid \(credentials.uid) is not root (systemd)")
+            decisionLog(
+                .denied("credential denied: peer pid \(credentials.pid) uid \(credentials.uid) is not root (systemd)"))
             return
         }
         guard let address, let request = CredentialRequest(abstractAddress: address) else {
-            decisionLog("credential denied: peer pid \(credentials.pid) did not connect the way LoadCredential= does")
+            decisionLog(
+                .denied("credential denied: peer pid \(credentials.pid) did not connect the way LoadCredential= does"))
             return
         }
         guard rules.permits(unit: request.unit, secret: request.credential) else {
-            decisionLog("credential denied: unit '\(request.unit)' may not read '\(request.credential)'")
+            decisionLog(.denied("credential denied: unit '\(request.unit)' may not read '\(request.credential)'"))
             return
         }
         do {
             let secret = try store.get(name: request.credential, keys: keys, pins: pins)
             let complete = secret.withUnsafeBytes { writeAll(client, $0) }
             decisionLog(
-                "credential served: '\(request.credential)' to unit '\(request.unit)'"
-                    + (complete ? "" : " (peer closed early)"))
+                .served(
+                    "credential served: '\(request.credential)' to unit '\(request.unit)'"
+                        + (complete ? "" : " (peer closed early)")))
         } catch {
-            decisionLog("credential not served: '\(request.credential)' to unit '\(request.unit)': \(error)")
+            decisionLog(
+                .denied("credential not served: '\(request.credential)' to unit '\(request.unit)': \(error)"))
         }
     }
 
@@ -180,5 +184,17 @@ public final class CredentialServer: @unchecked Sendable {
             offset += n
         }
         return true
+    }
+}
+
+/// One answer of the credential socket, for the journal.
+public enum CredentialDecision: Sendable, Equatable, CustomStringConvertible {
+    case served(String)
+    case denied(String)
+
+    public var description: String {
+        switch self {
+        case .served(let line), .denied(let line): line
+        }
     }
 }

@@ -119,6 +119,20 @@ public enum Enrollment {
         return EnrollmentResult(keyslot: slot, token: tokenID, brokerSecret: brokerSecret, recovered: recovered)
     }
 
+    /// What the token records about the broker's TLS trust (informational: unlock takes trust from the
+    /// configuration): the SHA-256 of the CA certificate, or the SPKI pin.
+    public static func trustRecord(_ trust: TLSTrust) -> [(String, String)] {
+        switch trust {
+        case .caFile(let path):
+            guard let pem = try? FileIO.read(path: path, limit: 1 << 20),
+                let first = try? Certificate.parse(pemOrDER: pem).first
+            else { return [] }
+            return [("ca_sha256", Hex.encode(DigestAlgorithm.sha256.hash(first.der)))]
+        case .pinnedSPKISHA256(let pin): return [("pin_sha256", Hex.encode(pin))]
+        case .systemCAs: return []
+        }
+    }
+
     /// What unlock would refuse about this volume and token, refused before anything is written.
     static func refuseEarly(
         _ token: CCAgentToken, uuid: String, device: CryptDevice, path: String, policy: UnlockPolicy

@@ -4,7 +4,6 @@
 import AgentBase
 import AgentCore
 import ArgumentParser
-import Cryptography
 import FoundationEssentials
 import KBSClient
 import KBSProtocol
@@ -80,22 +79,13 @@ struct EnrollCommand: ParsableCommand {
                 tee: tee, simulatorDirectory: simulatorDirectory, endpoint: nil, needsDevice: bind.usesSNP)
             let passphrase =
                 try keyFile.map { try secretFile($0) } ?? askPassphrase("Existing passphrase for \(device): ")
-            var trustRecord: [(String, String)] = []
-            if case .caFile(let path)? = endpoint?.trust, let pem = try? readInput(path),
-                let first = try? Certificate.parse(pemOrDER: pem).first
-            {
-                trustRecord.append(("ca_sha256", Hex.encode(DigestAlgorithm.sha256.hash(first.der))))
-            }
-            if case .pinnedSPKISHA256(let pin)? = endpoint?.trust {
-                trustRecord.append(("pin_sha256", Hex.encode(pin)))
-            }
             let fields = (try? GuestFieldSelect.parse(snpFields).get()) ?? []
             let snp = DerivedKeyRequest(
                 rootKey: volumePolicy.snpRootKey, fields: fields, vmpl: volumePolicy.snpVMPL)
             let result = try Enrollment.enroll(
                 EnrollmentRequest(
                     device: device, binding: bind, broker: endpoint?.url, resource: resource.flatMap(ResourcePath.init),
-                    trustRecord: trustRecord, snp: bind.usesSNP ? snp : nil,
+                    trustRecord: endpoint.map { Enrollment.trustRecord($0.trust) } ?? [], snp: bind.usesSNP ? snp : nil,
                     existingPassphrase: passphrase, brokerSecret: try secretIn.map { try secretFile($0) }),
                 policy: UnlockPolicy(broker: endpoint?.url, volumes: volumePolicy), factors: factors,
                 persistSecret: { secret in
@@ -212,7 +202,7 @@ struct DaemonCommand: AsyncParsableCommand {
         AgentLogging.bootstrap()
         let configuration = config.load()
         let trust = configuration.brokerTrust
-        let inInitrd = access("/etc/initrd-release", F_OK) == 0
+        let inInitrd = AgentService.runsInInitrd
         let rules = CredentialAccessRules(
             parsing: AgentConfiguration.readTextFile(CredentialAccessRules.defaultPath) ?? "",
             source: CredentialAccessRules.defaultPath)

@@ -82,15 +82,6 @@ public enum HeaderPolicy {
                 "the header carries requirements (\(mandatory.isEmpty ? "present" : mandatory.joined(separator: ", "))), "
                     + "which this agent does not accept")
         }
-        func cipherProblem(_ value: JSONValue?, _ place: String) {
-            guard let cipher = value?.stringValue else {
-                problems.append("\(place) has no encryption")
-                return
-            }
-            if cipher.contains("null") || cipher.contains("ecb") || !allowedCiphers.contains(cipher) {
-                problems.append("\(place) uses '\(cipher)', which is not an allowed cipher")
-            }
-        }
         guard case .object(let segments)? = header.json["segments"], !segments.isEmpty else {
             return problems + ["the header has no data segment"]
         }
@@ -98,7 +89,7 @@ public enum HeaderPolicy {
             if segment["type"]?.stringValue != "crypt" {
                 problems.append("segment \(id) is of type '\(segment["type"]?.stringValue ?? "?")', not 'crypt'")
             }
-            cipherProblem(segment["encryption"], "segment \(id)")
+            if let problem = cipherProblem(segment["encryption"], "segment \(id)") { problems.append(problem) }
             if let size = segment["sector_size"]?.uint64Value, !allowedSectorSizes.contains(size) {
                 problems.append("segment \(id) has sector size \(size)")
             }
@@ -114,16 +105,16 @@ public enum HeaderPolicy {
         return problems
     }
 
-    static func checkKeyslot(_ header: LUKSHeader, _ slot: Int32, into problems: inout [String]) {
-        func cipherProblem(_ value: JSONValue?, _ place: String) {
-            guard let cipher = value?.stringValue else {
-                problems.append("\(place) has no encryption")
-                return
-            }
-            if cipher.contains("null") || cipher.contains("ecb") || !allowedCiphers.contains(cipher) {
-                problems.append("\(place) uses '\(cipher)', which is not an allowed cipher")
-            }
+    /// Why `value` is not an allowed cipher for `place`, or nil when it is.
+    static func cipherProblem(_ value: JSONValue?, _ place: String) -> String? {
+        guard let cipher = value?.stringValue else { return "\(place) has no encryption" }
+        if cipher.contains("null") || cipher.contains("ecb") || !allowedCiphers.contains(cipher) {
+            return "\(place) uses '\(cipher)', which is not an allowed cipher"
         }
+        return nil
+    }
+
+    static func checkKeyslot(_ header: LUKSHeader, _ slot: Int32, into problems: inout [String]) {
         guard let keyslot = header.keyslot(slot) else {
             problems.append("keyslot \(slot) named by the token does not exist")
             return
@@ -132,7 +123,9 @@ public enum HeaderPolicy {
         if let size = keyslot["key_size"]?.uint64Value, size != 32 && size != 64 {
             problems.append("keyslot \(slot) has key size \(size) bytes")
         }
-        cipherProblem(keyslot["area"]?["encryption"], "keyslot \(slot) area")
+        if let problem = cipherProblem(keyslot["area"]?["encryption"], "keyslot \(slot) area") {
+            problems.append(problem)
+        }
         let kdf = keyslot["kdf"]
         if kdf?["type"]?.stringValue != "pbkdf2" {
             problems.append("keyslot \(slot) KDF is '\(kdf?["type"]?.stringValue ?? "?")', not the enrolled pbkdf2")

@@ -41,8 +41,8 @@ let package = Package(
         .target(name: "CDeviceMapper", path: "Sources/CDeviceMapper"),
 
         // MARK: Foundation modules (no dependencies on each other unless listed).
-        // AgentBase is the bottom: the error-code vocabulary and the types every layer shares.
-        .target(name: "AgentBase", swiftSettings: strict),
+        // AgentBase is the bottom: the error-code vocabulary, the types every layer shares, careful file I/O.
+        .target(name: "AgentBase", dependencies: ["SecureMemory"], swiftSettings: strict),
         .target(name: "SecureMemory", swiftSettings: strict),
         .target(name: "TEEEvidence", dependencies: ["AgentBase"], swiftSettings: strict),
         .target(name: "CanonicalJSON", swiftSettings: strict),

@@ -63,12 +63,14 @@ results=()
 
 mkdir -p "$out/modules"
 for target in "${targets[@]}"; do mkdir -p "$out/$target" "$out/seeds-$target"; done
-# The bottom module every other one imports.
+# The bottom modules every other one imports.
+module SecureMemory Sources/SecureMemory/*.swift
 module AgentBase Sources/AgentBase/*.swift
 if selected evidence; then
     cp "$corpus_root"/snp/*report.bin "$corpus_root"/tdx/*quote.dat "$corpus_root"/tdx/azure-tdreport.bin "$out/seeds-evidence/"
     head -c 20000 "$corpus_root/tdx/gcp-cos113-ccel-data.dat" >"$out/seeds-evidence/ccel.bin"
-    build evidence -I "$out/modules" "$out/modules/AgentBase.o" Sources/TEEEvidence/*.swift \
+    build evidence -I "$out/modules" "$out/modules/AgentBase.o" "$out/modules/SecureMemory.o" \
+        Sources/TEEEvidence/*.swift \
         Sources/TEEEvidence/*/*.swift
 fi
 if selected json; then
@@ -79,17 +81,16 @@ fi
 # package; Cryptography reaches OpenSSL through the COpenSSL module map (-lcrypto).
 if selected config || selected luks || selected kbs; then
     module CanonicalJSON Sources/CanonicalJSON/*.swift
-    module SecureMemory Sources/SecureMemory/*.swift
     module Cryptography -I Sources/COpenSSL Sources/Cryptography/*.swift
 fi
 if selected config; then
     module LUKSBinding -I Sources/COpenSSL Sources/LUKSBinding/*.swift
     build config -I "$out/modules" -I Sources/COpenSSL "$out/modules/AgentBase.o" "$out/modules/CanonicalJSON.o" \
         "$out/modules/SecureMemory.o" "$out/modules/Cryptography.o" "$out/modules/LUKSBinding.o" -lcrypto \
-        Sources/AgentCore/Configuration/AgentConfiguration.swift Sources/AgentCore/Support/FileIO.swift
+        Sources/AgentCore/Configuration/AgentConfiguration.swift
 fi
 if selected luks; then
-    build luks -I "$out/modules" "$out/modules/AgentBase.o" "$out/modules/CanonicalJSON.o" \
+    build luks -I "$out/modules" "$out/modules/AgentBase.o" "$out/modules/SecureMemory.o" "$out/modules/CanonicalJSON.o" \
         Sources/LUKSBinding/CCAgentToken.swift Sources/LUKSBinding/BindingError.swift \
         Sources/LUKSBinding/HeaderPolicy.swift
     printf '%s' '{"type":"ccagent","keyslots":["1"],"version":1,"binding":"broker","keyslot":1,"state":"enrolled","broker":"https://kbs:8443","resource":"default/luks/root","mac":"0000000000000000000000000000000000000000000000000000000000000000"}' \

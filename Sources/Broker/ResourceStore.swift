@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Resources as 0600 files in <dir>/<repo>/<type>/<tag>; path segments validated by the protocol's rule.
 
+import AgentBase
 import Foundation
 import KBSProtocol
 import SecureMemory
@@ -18,9 +19,11 @@ public struct ResourceStore: Sendable {
     /// Reads a resource, or nil when it does not exist.
     public func get(_ resource: ResourcePath) throws -> SecretBytes? {
         let file = path(resource)
-        guard FileManager.default.fileExists(atPath: file) else { return nil }
-        var data = Array(try Data(contentsOf: URL(fileURLWithPath: file)))
-        return SecretBytes(consuming: &data)
+        do {
+            return try FileIO.readSecret(path: file, limit: 1 << 20)
+        } catch let error as FileIOError where error.errno == ENOENT {
+            return nil
+        }
     }
 
     /// Writes a resource atomically, 0600 (directories 0700).
@@ -29,15 +32,10 @@ public struct ResourceStore: Sendable {
         let parent = (file as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(
             atPath: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let temporary = parent + "/.\(resource.tag).\(getpid()).tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw BrokerError("failed to create '\(temporary)': \(String(cString: strerror(errno)))") }
-        let written = value.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        fsync(fd)
-        close(fd)
-        guard written == value.count, rename(temporary, file) == 0 else {
-            unlink(temporary)
-            throw BrokerError("failed to store resource '\(resource)'")
+        do {
+            try value.withUnsafeBytes { try FileIO.writeAtomically(path: file, mode: 0o600, $0) }
+        } catch {
+            throw BrokerError("failed to store resource '\(resource)': \(error)")
         }
     }
 

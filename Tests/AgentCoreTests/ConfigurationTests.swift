@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Tests for the config file and kernel command-line overrides.
 
+import AgentBase
 import AgentCore
 import Testing
 

@@ -2,6 +2,7 @@
 // Broker-sealed secrets in a long-running daemon, against a real ccbroker on 127.0.0.1 over TLS:
 // every broker request gets its own client, deadline and attestation.
 
+import AgentBase
 import AgentCore
 import SecureMemory
 import TestSupport

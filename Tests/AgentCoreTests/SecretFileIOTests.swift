@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // FileIO.readSecret: a secret file (or standard input) read straight into zeroizing memory.
 
+import AgentBase
 import AgentCore
 import SecureMemory
 import TestSupport

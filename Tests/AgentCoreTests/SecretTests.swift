@@ -2,6 +2,7 @@
 // Sealed secrets on the simulator: round trip, other chip, changed fields, tampering, concurrency,
 // and the LoadCredential= socket.
 
+import AgentBase
 import AgentCore
 import Dispatch
 import FoundationEssentials

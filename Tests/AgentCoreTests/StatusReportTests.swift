@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Tests for the status report: verdicts, text snapshots and the JSON schema.
 
+import AgentBase
 import AgentCore
 import FoundationEssentials
 import TestSupport

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The directory of sealed workload secrets: put, get, list, remove — atomic, 0600, names checked.
 
+import AgentBase
 import SecureMemory
 
 #if canImport(Glibc)

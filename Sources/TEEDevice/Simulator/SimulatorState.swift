@@ -231,19 +231,18 @@ struct StateFiles {
     }
 
     func write(_ name: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
-        let fd = open(path(name), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode)
-        guard fd >= 0 else { throw DeviceError(.simulatorState, "failed to create '\(path(name))'", errno: errno) }
-        defer { close(fd) }
-        fchmod(fd, mode)
-        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        guard written == bytes.count else {
-            throw DeviceError(.simulatorState, "failed to write '\(path(name))'", errno: errno)
+        do {
+            try FileIO.writeAtomically(path: path(name), mode: mode, bytes: bytes)
+        } catch let error as FileIOError {
+            throw DeviceError(.simulatorState, "failed to write '\(path(name))': \(error)", errno: error.errno)
         }
     }
 
     func writeSecret(_ name: String, _ secret: SecretBytes) throws {
-        var bytes = secret.unsafeCopyToArray()
-        defer { bytes.withUnsafeMutableBytes { SecretBytes.zeroize($0) } }
-        try write(name, bytes, mode: 0o600)
+        do {
+            try secret.withUnsafeBytes { try FileIO.writeAtomically(path: path(name), mode: 0o600, $0) }
+        } catch let error as FileIOError {
+            throw DeviceError(.simulatorState, "failed to write '\(path(name))': \(error)", errno: error.errno)
+        }
     }
 }

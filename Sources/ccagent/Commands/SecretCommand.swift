@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // `ccagent secret put|get|list|rm`: workload secrets sealed to this TEE.
 
+import AgentBase
 import AgentCore
 import ArgumentParser
 import FoundationEssentials

@@ -37,12 +37,16 @@ let package = Package(
             name: "CSystemd", path: "Sources/CSystemd", pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]),
         .target(name: "CTEEGuest", path: "Sources/CTEEGuest"),
+        // prctl and reboot, which Swift cannot call directly; imported by ProcessControl only.
+        .target(name: "CProcess", path: "Sources/CProcess"),
         // The kernel's device-mapper table of an active mapping (DM_TABLE_STATUS); imported by Cryptsetup only.
         .target(name: "CDeviceMapper", path: "Sources/CDeviceMapper"),
 
         // MARK: Foundation modules (no dependencies on each other unless listed).
         // AgentBase is the bottom: the error-code vocabulary, the types every layer shares, careful file I/O.
         .target(name: "AgentBase", dependencies: ["SecureMemory"], swiftSettings: strict),
+        // Process hardening and the fail-closed power-off: the one importer of CProcess.
+        .target(name: "ProcessControl", dependencies: ["CProcess"], swiftSettings: strict),
         .target(name: "SecureMemory", swiftSettings: strict),
         .target(name: "TEEEvidence", dependencies: ["AgentBase"], swiftSettings: strict),
         .target(name: "CanonicalJSON", swiftSettings: strict),
@@ -84,6 +88,7 @@ let package = Package(
         .target(
             name: "AgentCore",
             dependencies: [
+                "ProcessControl",
                 "CanonicalJSON",
                 "AgentBase", "TEEEvidence", "TEEDevice", "KBSClient", "KBSProtocol", "LUKSBinding", "Cryptsetup",
                 "SystemdSupport", "SecureMemory", "Cryptography",

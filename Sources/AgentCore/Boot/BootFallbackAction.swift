@@ -5,8 +5,8 @@
 import AgentBase
 import Dispatch
 import Logging
+import ProcessControl
 import SystemdSupport
-import TEEDevice
 
 #if canImport(Glibc)
 import Glibc

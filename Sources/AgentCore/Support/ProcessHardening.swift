@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Process hardening at start-up: not dumpable, no core dumps (they would hold released keys).
 
-import TEEDevice
+import ProcessControl
 
 #if canImport(Glibc)
 import Glibc

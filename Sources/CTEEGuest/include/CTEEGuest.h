@@ -4,5 +4,4 @@
 #define CTEEGUEST_H
 #include "sev_guest_abi.h"
 #include "tdx_guest_abi.h"
-#include "process_abi.h"
 #endif

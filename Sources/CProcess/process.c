@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Process hardening that needs a variadic libc call.
-#include "process_abi.h"
+#include "CProcess.h"
 
 #include <errno.h>
 #include <sys/prctl.h>

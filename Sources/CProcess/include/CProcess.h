@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Process controls Swift cannot call directly (prctl is variadic).
+// Process controls Swift cannot call directly (prctl is variadic; reboot is not in the Glibc overlay).
+// Imported only by ProcessControl.
 #ifndef CCA_PROCESS_ABI_H
 #define CCA_PROCESS_ABI_H
 

@@ -58,6 +58,11 @@ let package = Package(
             name: "TEEDevice",
             dependencies: ["AgentBase", "CTEEGuest", "TEEEvidence", "Cryptography", "SecureMemory"],
             swiftSettings: strict),
+        // The software SNP/TDX "firmware" for machines without a TEE (its own X.509 chain and keys).
+        .target(
+            name: "TEESimulator",
+            dependencies: ["AgentBase", "TEEDevice", "TEEEvidence", "Cryptography", "SecureMemory"],
+            swiftSettings: strict),
         .target(
             name: "KBSProtocol",
             dependencies: ["AgentBase", "CanonicalJSON", "Cryptography", "SecureMemory", "TEEEvidence"],
@@ -88,6 +93,7 @@ let package = Package(
         .target(
             name: "AgentCore",
             dependencies: [
+                "TEESimulator",
                 "ProcessControl",
                 "CanonicalJSON",
                 "AgentBase", "TEEEvidence", "TEEDevice", "KBSClient", "KBSProtocol", "LUKSBinding", "Cryptsetup",
@@ -99,6 +105,7 @@ let package = Package(
         .executableTarget(
             name: "ccagent",
             dependencies: [
+                "TEESimulator",
                 "AgentBase", "AgentCore", "TEEEvidence", "EvidenceVerification", "TEEDevice", "KBSClient",
                 "KBSProtocol",
                 "LUKSBinding", "SecureMemory", "Cryptography",
@@ -150,6 +157,7 @@ let package = Package(
         .testTarget(
             name: "TEEDeviceTests",
             dependencies: [
+                "TEESimulator",
                 "AgentBase", "TEEDevice", "TEEEvidence", "EvidenceVerification", "Cryptography",
                 "TestSupport",
             ], swiftSettings: strict),
@@ -171,12 +179,13 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "AgentCoreTests",
-            dependencies: ["AgentBase", "AgentCore", "LUKSBinding", "TestSupport"],
+            dependencies: ["TEESimulator", "AgentBase", "AgentCore", "LUKSBinding", "TestSupport"],
             swiftSettings: strict),
         // Processes, brokers, LUKS2 images and deadlines: `swift test --skip Integration` leaves them out.
         .testTarget(
             name: "AgentCoreIntegrationTests",
             dependencies: [
+                "TEESimulator",
                 "CanonicalJSON",
                 "AgentBase", "AgentCore", "Cryptsetup", "KBSProtocol", "LUKSBinding", "SecureMemory", "TEEDevice",
                 "TestSupport",

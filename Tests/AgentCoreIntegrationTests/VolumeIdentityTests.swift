@@ -11,6 +11,7 @@ import KBSProtocol
 import LUKSBinding
 import SecureMemory
 import TEEDevice
+import TEESimulator
 import TestSupport
 import Testing
 

@@ -9,6 +9,7 @@ import Dispatch
 import FoundationEssentials
 import SecureMemory
 import TEEDevice
+import TEESimulator
 import TestSupport
 import Testing
 

@@ -8,6 +8,7 @@ import Dispatch
 import FoundationEssentials
 import SecureMemory
 import TEEDevice
+import TEESimulator
 import TestSupport
 import Testing
 

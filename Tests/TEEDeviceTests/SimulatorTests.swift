@@ -8,6 +8,7 @@ import FoundationEssentials
 import SecureMemory
 import TEEDevice
 import TEEEvidence
+import TEESimulator
 import TestSupport
 import Testing
 

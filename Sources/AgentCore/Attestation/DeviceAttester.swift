@@ -6,6 +6,7 @@ import KBSClient
 import KBSProtocol
 import TEEDevice
 import TEEEvidence
+import TEESimulator
 
 /// Evidence for the broker from an SNP or TDX device.
 public struct DeviceAttester: Attester {

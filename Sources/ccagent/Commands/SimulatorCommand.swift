@@ -5,6 +5,7 @@ import AgentCore
 import ArgumentParser
 import TEEDevice
 import TEEEvidence
+import TEESimulator
 
 struct SimulatorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

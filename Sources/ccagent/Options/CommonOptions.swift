@@ -12,6 +12,7 @@ import TEEEvidence
 
 #if canImport(Glibc)
 import Glibc
+import TEESimulator
 #endif
 
 extension TEEChoice: ExpressibleByArgument {}

@@ -5,6 +5,7 @@ import AgentBase
 import Cryptography
 import FoundationEssentials
 import SecureMemory
+import TEEDevice
 import TEEEvidence
 
 #if canImport(Glibc)

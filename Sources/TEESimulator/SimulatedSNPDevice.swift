@@ -4,6 +4,7 @@
 import AgentBase
 import Cryptography
 import SecureMemory
+import TEEDevice
 import TEEEvidence
 
 /// An SNP "device" backed by ``SimulatorState``.

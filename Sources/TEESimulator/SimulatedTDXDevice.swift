@@ -4,6 +4,7 @@
 import AgentBase
 import Cryptography
 import SecureMemory
+import TEEDevice
 import TEEEvidence
 
 /// A TDX "device" backed by ``SimulatorState``: quotes v4 whose QE report binds the attestation key

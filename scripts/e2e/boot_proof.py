@@ -8,11 +8,18 @@ boots Debian's kernel under QEMU (TCG) with user-mode networking (`restrict=on`,
 ccbroker on 127.0.0.1) and asserts from the console and the guest's journal what happened:
 
   unlock        the agent attests, opens the root through libcryptsetup, the root mounts, the boot
-                reaches a marker after switch-root, the journal holds the agent's entries
+                reaches a marker after switch-root, the journal holds the agent's entries, the active
+                dm-crypt table matches the LUKS2 header
+  initramfs-tools  the unlock with Debian's initramfs-tools and our hook
+With ccagent.fallback=passphrase (development machines):
   policy-deny   the broker refuses by policy        -> passphrase prompt, answered, boot completes
   broker-absent nothing listens behind the guestfwd -> gives up at the deadline, prompt, boot completes
   tampered      the host rewrote the token          -> header refused, prompt, boot completes
-  initramfs-tools  the unlock with Debian's initramfs-tools and our hook
+Failing closed (the default fallback, poweroff): the reason on the console, no prompt, QEMU exits:
+  poweroff      dracut, the broker refuses by policy -> `ccagent: powering off: ... broker.policy-deny`
+  initramfs-tools-poweroff     the same with initramfs-tools
+  initramfs-tools-dead-agent   the agent crashes (fallback=passphrase) -> local-top powers off
+  dead-agent    the same in the systemd initrd -> the unit fails, FailureAction=poweroff-force
 
 Usage: scripts/e2e/boot_proof.py [--work DIR] [--only NAME,...] [--results FILE] [--reuse]
 The parts live in scripts/e2e/bootproof/ (images, broker, guest, scenarios, results).
@@ -32,13 +39,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bootproof import results  # noqa: E402
 from bootproof.common import REPO, ProofFailure, log  # noqa: E402
-from bootproof.scenarios import Proof  # noqa: E402
+from bootproof.scenarios import SCENARIOS, Proof  # noqa: E402
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=REPO / ".build/e2e")
-    parser.add_argument("--only", help="comma-separated boots: unlock,policy-deny,broker-absent,tampered")
+    parser.add_argument("--only", help=f"comma-separated boots: {','.join(SCENARIOS)}")
     parser.add_argument("--results", type=Path, help="write the results (markdown) here")
     parser.add_argument("--reuse", action="store_true", help="keep the last run's disks and staged install")
     args = parser.parse_args()

@@ -114,13 +114,14 @@ poweroff -f
 
 
 def build_root_filesystem(ccagent: Path, work: Path) -> Path:
-    """The guest's root: busybox, journalctl and ccagent, and an init that reports and powers off."""
+    """The guest's root: busybox, journalctl, dmsetup and ccagent, and an init that reports and powers off."""
     stage = work / "root-stage"
     shutil.rmtree(stage, ignore_errors=True)
     for d in ("proc", "sys", "dev", "run", "etc", "tmp", "sbin", "var"):
         (stage / d).mkdir(parents=True)
     install_busybox(stage, ["sh", "mount", "cat", "grep", "ls", "poweroff", "echo", "sleep", "readlink"])
     copy_with_libraries(stage, "/usr/bin/journalctl")
+    copy_with_libraries(stage, "/usr/sbin/dmsetup")
     copy_with_libraries(stage, str(ccagent), "/usr/bin/ccagent")
     (stage / "etc" / "os-release").write_text('ID=ccagent-e2e\nNAME="ccagent boot proof root"\n')
     (stage / "etc" / "ccagent").mkdir()
@@ -133,7 +134,11 @@ echo "{MARK}: switch-root reached"
 report "{MARK}: switch-root reached"
 report "root $(grep ' / ' /proc/mounts | grep -v rootfs)"
 for d in /sys/block/dm-*; do
-  [ -e "$d/dm/name" ] && report "dm $(cat "$d/dm/name") $(cat "$d/dm/uuid") slaves=$(ls "$d/slaves")"
+  [ -e "$d/dm/name" ] || continue
+  name=$(cat "$d/dm/name")
+  report "dm $name $(cat "$d/dm/uuid") slaves=$(ls "$d/slaves")"
+  # The active table as the kernel has it; the key shows as its size and keyring name (no --showkeys).
+  report "dmtable $name $(DM_DISABLE_UDEV=1 /usr/sbin/dmsetup table "$name" 2>&1)"
 done
 report "journal-begin"
 SYSTEMD_COLORS=0 journalctl -D /run/log/journal -o json --no-pager SYSLOG_IDENTIFIER=ccagent >/dev/ttyS1 2>&1
@@ -168,8 +173,10 @@ class InitramfsBuilder:
         self.destdir = destdir
         self.release_ccagent = destdir / "usr/bin/ccagent"
 
-    def dracut(self) -> Path:
-        """dracut with the project's module, taken from a dracut base directory next to Debian's."""
+    def dracut(self, dead_agent: bool = False) -> Path:
+        """dracut with the project's module, taken from a dracut base directory next to Debian's.
+
+        dead_agent: a test image whose /usr/bin/ccagent dies of SIGSEGV, for the unit's fail-closed path."""
         w = self.work
         base = w / "dracut-base"
         shutil.rmtree(base, ignore_errors=True)
@@ -180,13 +187,16 @@ class InitramfsBuilder:
         for entry in Path("/usr/lib/dracut/modules.d").iterdir():
             (base / "modules.d" / entry.name).symlink_to(entry)
         (base / "modules.d/90ccagent").symlink_to(REPO / "initramfs/dracut/90ccagent")
-        out = w / "initrd-dracut.img"
+        out = w / ("initrd-dracut-dead-agent.img" if dead_agent else "initrd-dracut.img")
         env = dict(os.environ, dracutbasedir=str(base), CCAGENT_DESTDIR=str(self.destdir))
-        log("dracut: building the initramfs with the ccagent module")
+        log(f"dracut: building the initramfs with the ccagent module{' (dead agent)' if dead_agent else ''}")
+        # Test data only: the simulator's state, which a real image never carries.
+        include = ["--include", w / "sim", "/var/lib/ccagent/simulator"]
+        if dead_agent:
+            include += ["--include", self.dead_agent(), "/usr/bin/ccagent"]
         run(["dracut", "--force", "--quiet", "--no-hostonly", "--no-hostonly-cmdline", "--kver", self.kernel.version,
              "--kmoddir", self.kernel.moddir, "--modules", DRACUT_MODULES,
-             "--add-drivers", " ".join(GUEST_DRIVERS),
-             "--include", w / "sim", "/var/lib/ccagent/simulator", "--compress", "gzip -1 -n", out], env=env,
+             "--add-drivers", " ".join(GUEST_DRIVERS), *include, "--compress", "gzip -1 -n", out], env=env,
             stdout=subprocess.DEVNULL)
         self.check_listing(["lsinitrd"], out, [
             "usr/bin/ccagent", "etc/ccagent/ccagent.conf", "etc/ccagent/broker-ca.pem",
@@ -195,8 +205,17 @@ class InitramfsBuilder:
             "dm-crypt.ko", "etc/ssl/certs/ca-certificates.crt"])
         return out
 
-    def initramfs_tools(self) -> Path:
-        """mkinitramfs with the project's hook and local-top script, from a configuration directory."""
+    def dead_agent(self) -> Path:
+        """A stand-in for ccagent that dies of SIGSEGV at once: what the boot does when the agent crashes."""
+        path = self.work / "dead-ccagent"
+        path.write_text("#!/bin/sh\nkill -SEGV $$\n")
+        path.chmod(0o755)
+        return path
+
+    def initramfs_tools(self, dead_agent: bool = False) -> Path:
+        """mkinitramfs with the project's hook and local-top script, from a configuration directory.
+
+        dead_agent: a test image whose /usr/bin/ccagent dies of SIGSEGV, for local-top's fail-closed path."""
         w = self.work
         conf = w / "initramfs-tools"
         shutil.rmtree(conf, ignore_errors=True)
@@ -210,10 +229,14 @@ class InitramfsBuilder:
             f"#!/bin/sh\n[ \"$1\" = prereqs ] && exit 0\nmkdir -p \"$DESTDIR/var/lib/ccagent\"\n"
             f"cp -a {w / 'sim'} \"$DESTDIR/var/lib/ccagent/simulator\"\n")
         (conf / "hooks/zz-e2e-simulator").chmod(0o755)
+        if dead_agent:
+            (conf / "hooks/zz-e2e-dead-agent").write_text(
+                f"#!/bin/sh\n[ \"$1\" = prereqs ] && exit 0\ncp {self.dead_agent()} \"$DESTDIR/usr/bin/ccagent\"\n")
+            (conf / "hooks/zz-e2e-dead-agent").chmod(0o755)
         (conf / "initramfs.conf").write_text("MODULES=list\nBUSYBOX=y\nCOMPRESS=gzip\n")
         (conf / "modules").write_text("\n".join(GUEST_DRIVERS) + "\n")
-        out = w / "initrd-initramfs-tools.img"
-        log("mkinitramfs: building the initramfs with the ccagent hook")
+        out = w / ("initrd-initramfs-tools-dead-agent.img" if dead_agent else "initrd-initramfs-tools.img")
+        log(f"mkinitramfs: building the initramfs with the ccagent hook{' (dead agent)' if dead_agent else ''}")
         # mkinitramfs reads /lib/modules/KVER and /boot/config-KVER of the host; link them for the
         # build only, where this machine has no such kernel installed.
         links = [(Path(f"/lib/modules/{self.kernel.version}"), self.kernel.moddir),
@@ -232,7 +255,7 @@ class InitramfsBuilder:
                 link.unlink()
         self.check_listing(["lsinitramfs", "-l"], out, [
             "usr/bin/ccagent", "etc/ccagent/ccagent.conf", "etc/ccagent/broker-ca.pem", "scripts/local-top/ccagent",
-            "scripts/local-top/cryptroot", "dm-crypt.ko", "etc/ssl/certs/ca-certificates.crt"])
+            "scripts/local-top/cryptroot", "dm-crypt.ko", "etc/ssl/certs/ca-certificates.crt", "usr/bin/timeout"])
         return out
 
     def check_listing(self, tool: list[str], image: Path, expected: list[str]) -> None:

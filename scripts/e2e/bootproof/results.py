@@ -31,9 +31,20 @@ def write(path: Path, results: list[dict], kernel_version: str, total_seconds: f
         if "journal_unlock_started_to_volume_unlocked_ms" in r:
             agent += f" (journal: {r['journal_unlock_started_to_volume_unlocked_ms']:.0f} ms)"
         phases = ", ".join(f"{k} {v:.0f}" for k, v in r.get("phases_ms", {}).items()) or "—"
-        outcome = "unlocked by ccagent" if "event" not in r else \
-            f"{r['event']} → passphrase prompt answered, boot completed"
+        if "poweroff" in r:
+            outcome = (f"`{r['poweroff']}` → no prompt, the VM powered off (QEMU exited {r['poweroff_to_exit_s']:.0f} s"
+                       " after that line)")
+        elif "event" in r:
+            outcome = f"{r['event']} (ccagent.fallback=passphrase) → passphrase prompt answered, boot completed"
+        else:
+            outcome = "unlocked by ccagent; dm-crypt table matches the LUKS2 header"
         lines.append(f"| {r['boot']} | {outcome} | {agent} | {phases} | {r['boot_seconds']:.0f} |")
+    tables = [r for r in results if r.get("dm_table")]
+    if tables:
+        lines += ["", "The active dm-crypt table after switch-root (`dmsetup table`, no keys), compared with"
+                  " `cryptsetup luksDump --dump-json-metadata` of the disk on the host: cipher, key size, IV"
+                  " offset, data offset, size, sector size, no `allow_discards`.", ""]
+        lines += [f"- {r['boot']}: `{r['dm_table']}`" for r in tables]
     for r in results:
         if r.get("console_excerpt"):
             lines += ["", f"Console excerpt, {r['boot']}:", "", "```", *r["console_excerpt"], "```"]

@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from . import catalog
@@ -15,6 +16,17 @@ from .broker import Broker
 from .common import BROKER_URL, MARK, PASSPHRASE, REPO, check, log, output, run, strip_ansi
 from .guest import Guest, Report, events
 from .images import InitramfsBuilder, Kernel, build_root_filesystem, build_setup_initramfs
+
+SCENARIOS = ("unlock", "initramfs-tools", "policy-deny", "broker-absent", "tampered", "poweroff",
+             "initramfs-tools-poweroff", "initramfs-tools-dead-agent", "dead-agent")
+# The fail-closed boots (issue #16); --no-fail-closed leaves them out of a run without --only.
+FAIL_CLOSED = {"poweroff", "initramfs-tools-poweroff", "initramfs-tools-dead-agent", "dead-agent"}
+# ccbroker appraises this at resource time: the attestation passes, the resource is denied.
+DENY_POLICY = {"repositories": {"default": {"snp": {"measurements": ["00" * 48]}}}}
+# The passphrase prompts of systemd-cryptsetup (dracut) and cryptroot (initramfs-tools).
+PROMPT = re.compile(r"Please enter passphrase|Please unlock disk")
+# From the agent's power-off line to QEMU's exit.
+POWEROFF_WITHIN = 60
 
 
 class Proof:
@@ -58,6 +70,7 @@ class Proof:
             self.images = InitramfsBuilder(self.kernel, w, self.destdir)
             self.disk = w / "disk.img"
             self.uuid = output(["cryptsetup", "luksUUID", self.disk]).strip()
+            self.luks_header = json.loads(output(["cryptsetup", "luksDump", "--dump-json-metadata", self.disk]))
             self.make_tampered_copy()
             return
         shutil.rmtree(w / "sim", ignore_errors=True)
@@ -96,6 +109,7 @@ class Proof:
         guest.expect(f"{MARK}: setup-done", 240)
         guest.wait_exit(60)
         self.disk = disk
+        self.luks_header = json.loads(output(["cryptsetup", "luksDump", "--dump-json-metadata", disk]))
         self.make_tampered_copy()
 
     def make_tampered_copy(self) -> None:
@@ -116,17 +130,19 @@ class Proof:
         self.guests.append(guest)
         return guest
 
-    def cmdline(self, deadline: int) -> str:
+    def cmdline(self, deadline: int, fallback: str | None = None) -> str:
+        """dracut's command line; fallback None leaves the agent's default (poweroff)."""
         return (f"console=ttyS0 root=/dev/mapper/luks-{self.uuid} rootfstype=ext4 rd.luks.uuid={self.uuid} "
                 "rd.neednet=1 ip=10.0.2.15::10.0.2.2:255.255.255.0:guest:eth0:off net.ifnames=0 "
                 f"ccagent.tee=sim-snp ccagent.timeout={deadline} panic=-1 systemd.show_status=1 "
-                "systemd.journald.forward_to_console=1")
+                "systemd.journald.forward_to_console=1" + (f" ccagent.fallback={fallback}" if fallback else ""))
 
-    def cmdline_initramfs_tools(self, deadline: int) -> str:
+    def cmdline_initramfs_tools(self, deadline: int, fallback: str | None = None) -> str:
         return (f"console=ttyS0 root=/dev/mapper/luks-{self.uuid} rootfstype=ext4 "
                 f"cryptopts=target=luks-{self.uuid},source=UUID={self.uuid},luks "
                 "ip=10.0.2.15::10.0.2.2:255.255.255.0:guest:eth0:off net.ifnames=0 "
-                f"ccagent.tee=sim-snp ccagent.timeout={deadline} panic=-1")
+                f"ccagent.tee=sim-snp ccagent.timeout={deadline} panic=-1" +
+                (f" ccagent.fallback={fallback}" if fallback else ""))
 
     def unlock_boot(self, variant: str, initrd: Path, append: str) -> None:
         name = f"{variant}-unlock"
@@ -138,6 +154,7 @@ class Proof:
         report = Report(guest.report_path)
         mapper = f"luks-{self.uuid}"
         self.check_root_on_mapping(name, report, mapper)
+        dm_table = self.check_dm_table(name, report, mapper)
         state = report.state()
         check(state.get("outcome") == "unlocked", f"{name}: state.json outcome {state.get('outcome')}: {state}")
         check([v.get("name") for v in state.get("volumes", [])] == [mapper] and state["volumes"][0]["outcome"]
@@ -150,7 +167,7 @@ class Proof:
         result = {"boot": name, "passed": True, "boot_seconds": round(seconds, 1),
                   "agent_start_to_volume_active_ms": round(state["total_ms"], 1),
                   "phases_ms": {p["name"]: round(p["duration_ms"], 1) for p in state.get("phases", [])
-                                if "duration_ms" in p}}
+                                if "duration_ms" in p}, "dm_table": dm_table}
         console = [strip_ansi(line) for line in guest.console.splitlines()]
         if variant == "dracut":
             # systemd initrd: the journal carries the agent's entries with MESSAGE_ID and CCAGENT_*.
@@ -185,6 +202,41 @@ class Proof:
         check(any(line.startswith(f"root /dev/mapper/{mapper} / ext4") for line in report.lines),
               f"{name}: the root is not mounted from /dev/mapper/{mapper}: {report.lines[:4]}")
 
+    def check_dm_table(self, name: str, report: Report, mapper: str) -> str:
+        """The active dm-crypt table matches the LUKS2 header: cipher, key size, sector size, IV and data
+        offsets, size, and no allow_discards. Returns the table as dmsetup printed it (no key)."""
+        line = next((x for x in report.lines if x.startswith(f"dmtable {mapper} ")), "")
+        table = line.split(" ", 2)[2] if line.count(" ") >= 2 else ""
+        fields = table.split()
+        check(len(fields) >= 8 and fields[2] == "crypt", f"{name}: dmsetup table {mapper}: {table!r}")
+        start, length, _, cipher, key, iv_offset, _device, offset = fields[:8]
+        options = fields[9:9 + int(fields[8])] if len(fields) > 8 else []
+        # Without --showkeys the key is a keyring reference (:SIZE:logon:NAME) or zeros.
+        check(key.startswith(":") or set(key) == {"0"}, f"{name}: the table shows a key: {key[:8]}...")
+        header = self.luks_header
+        segments = [seg for seg in header["segments"].values() if seg["type"] == "crypt"]
+        check(len(segments) == 1, f"{name}: the header has {len(segments)} crypt segments")
+        segment = segments[0]
+        key_sizes = {slot["key_size"] for slot in header["keyslots"].values()}
+        check(len(key_sizes) == 1, f"{name}: the keyslots hold volume keys of sizes {key_sizes}")
+        if segment["size"] == "dynamic":
+            data_bytes = self.disk.stat().st_size - int(segment["offset"])
+        else:
+            data_bytes = int(segment["size"])
+        key_bytes = int(key.split(":")[1]) if key.startswith(":") else len(key) // 2
+        expected = {"start": "0", "cipher": segment["encryption"], "key bytes": key_sizes.pop(),
+                    "iv offset": segment["iv_tweak"], "offset (512-byte sectors)": str(int(segment["offset"]) // 512),
+                    "size (512-byte sectors)": str(data_bytes // 512), "sector size": segment["sector_size"],
+                    "allow_discards": False}
+        actual = {"start": start, "cipher": cipher, "key bytes": key_bytes, "iv offset": iv_offset,
+                  "offset (512-byte sectors)": offset, "size (512-byte sectors)": length,
+                  "sector size": next((int(o.split(":")[1]) for o in options if o.startswith("sector_size:")), 512),
+                  "allow_discards": "allow_discards" in options}
+        differ = {k: (actual[k], expected[k]) for k in expected if actual[k] != expected[k]}
+        check(not differ, f"{name}: the dm-crypt table differs from the LUKS2 header (table, header): {differ}")
+        check("allow-discards" not in header.get("config", {}).get("flags", []), f"{name}: the header allows discards")
+        return table
+
     def fallback_boot(self, name: str, initrd: Path, append: str, disk: Path, port: int | None,
                       expected: str, code: str) -> None:
         """The agent gives up with event `expected` and an error code starting with `code`."""
@@ -211,30 +263,82 @@ class Proof:
                              "state_outcome": state.get("outcome")})
         log(f"{name}: passed — {expected}, prompt answered, boot completed in {seconds:.0f} s")
 
-    def run(self, only: set[str] | None, reuse: bool) -> None:
+    def poweroff_boot(self, name: str, initrd: Path, append: str, port: int | None, reason: str,
+                      announce: str = "ccagent: powering off:") -> None:
+        """Fail closed: the VM powers off with `reason` on the console in a line starting with `announce`;
+        no passphrase prompt ever appears and QEMU (-no-reboot) exits by itself."""
+        log(f"{name}: boot, expecting the VM to power off with {reason!r} and no prompt")
+        guest = self.boot(name, initrd, append, [self.disk], port)
+        line = strip_ansi(guest.expect(re.escape(announce) + r"[^\r\n]*[\r\n]", 420).group(0))
+        said = time.monotonic()
+        check(reason in line, f"{name}: the power-off line does not say {reason!r}: {line!r}")
+        seconds = guest.wait_exit(POWEROFF_WITHIN)
+        console = [strip_ansi(x) for x in guest.console.splitlines()]
+        prompts = [x for x in console if PROMPT.search(x)]
+        check(not prompts, f"{name}: a passphrase prompt appeared: {prompts}")
+        check(not any(f"{MARK}: switch-root reached" in x for x in console), f"{name}: the boot went on to the root")
+        # -no-reboot turns a panic's reboot into an exit too: the kernel must have powered down.
+        check(any("reboot: Power down" in x for x in console) and not any("Kernel panic" in x for x in console),
+              f"{name}: QEMU exited but the kernel did not power down:\n" + "\n".join(console[-15:]))
+        shows = re.compile(r"ccagent\[|ccagent: |ccagent-unlock|[Pp]ower(ing)? (off|down)|reboot: ")
+        excerpt = [x for x in console if shows.search(x) and "command line" not in x.lower()]
+        self.results.append({"boot": name, "passed": True, "boot_seconds": round(seconds, 1),
+                             "poweroff": line, "poweroff_to_exit_s": round(time.monotonic() - said, 1),
+                             "console_excerpt": excerpt[-12:]})
+        log(f"{name}: passed — {line!r}, no prompt, QEMU exited {time.monotonic() - said:.0f} s later "
+            f"(boot {seconds:.0f} s)")
+
+    def run(self, only: set[str] | None, reuse: bool, fail_closed: bool = True) -> None:
+        unknown = (only or set()) - set(SCENARIOS)
+        check(not unknown, f"unknown boots {sorted(unknown)}; known: {', '.join(SCENARIOS)}")
+
         def wanted(name: str) -> bool:
-            return only is None or name in only
+            return (only is None and (fail_closed or name not in FAIL_CLOSED)) or name in (only or set())
 
         self.prepare(reuse)
         initrd = self.images.dracut()
+        tools: list[Path] = []  # the initramfs-tools image, built once when a boot needs it
+
+        def tools_initrd() -> Path:
+            tools[:] = tools or [self.images.initramfs_tools()]
+            return tools[0]
+
         if wanted("unlock"):
             self.unlock_boot("dracut", initrd, self.cmdline(90))
         if wanted("initramfs-tools"):
-            self.unlock_boot("initramfs-tools", self.images.initramfs_tools(), self.cmdline_initramfs_tools(90))
+            self.unlock_boot("initramfs-tools", tools_initrd(), self.cmdline_initramfs_tools(90))
+        # The passphrase fallback, allowed explicitly: the default is to power off.
         if wanted("policy-deny"):
-            self.broker.start(policy={"repositories": {"default": {"snp": {"measurements": ["00" * 48]}}}})
+            self.broker.start(policy=DENY_POLICY)
             # ccbroker appraises at resource time: the attestation passes, the resource is denied.
-            self.fallback_boot("dracut-policy-deny", initrd, self.cmdline(60), self.disk, self.broker.port,
-                               "volume-failed", "broker.policy-deny")
+            self.fallback_boot("dracut-policy-deny", initrd, self.cmdline(60, "passphrase"), self.disk,
+                               self.broker.port, "volume-failed", "broker.policy-deny")
             check("rule=snp.measurements" in self.broker.log_path.read_text(), "the broker did not log the rule")
             self.broker.start()
         if wanted("broker-absent"):
             port = self.broker.port
             self.broker.stop()
-            self.fallback_boot("dracut-broker-absent", initrd, self.cmdline(15), self.disk, port, "broker-unreachable",
-                               "broker.")
+            self.fallback_boot("dracut-broker-absent", initrd, self.cmdline(15, "passphrase"), self.disk, port,
+                               "broker-unreachable", "broker.")
             self.broker.start()
         if wanted("tampered"):
-            self.fallback_boot("dracut-tampered", initrd, self.cmdline(60), self.tampered, self.broker.port,
-                               "header-rejected", "token.broker-mismatch")
-
+            self.fallback_boot("dracut-tampered", initrd, self.cmdline(60, "passphrase"), self.tampered,
+                               self.broker.port, "header-rejected", "token.broker-mismatch")
+        # Fail closed (the default fallback): the VM powers off, no prompt.
+        if wanted("poweroff") or wanted("initramfs-tools-poweroff"):
+            self.broker.start(policy=DENY_POLICY)
+            if wanted("poweroff"):
+                self.poweroff_boot("dracut-poweroff", initrd, self.cmdline(60), self.broker.port,
+                                   "broker.policy-deny")
+            if wanted("initramfs-tools-poweroff"):
+                self.poweroff_boot("initramfs-tools-poweroff", tools_initrd(), self.cmdline_initramfs_tools(60),
+                                   self.broker.port, "broker.policy-deny")
+            self.broker.start()
+        if wanted("initramfs-tools-dead-agent"):
+            # Even with the passphrase allowed, an agent that dies never leads to the prompt.
+            self.poweroff_boot("initramfs-tools-dead-agent", self.images.initramfs_tools(dead_agent=True),
+                               self.cmdline_initramfs_tools(60, "passphrase"), self.broker.port, "the agent died")
+        if wanted("dead-agent"):
+            # systemd: the unit fails and FailureAction=poweroff-force says so and powers off.
+            self.poweroff_boot("dracut-dead-agent", self.images.dracut(dead_agent=True), self.cmdline(60, "passphrase"),
+                               self.broker.port, "ccagent-unlock.service", announce="Forcibly powering off")

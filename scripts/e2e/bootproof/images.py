@@ -193,7 +193,17 @@ class InitramfsBuilder:
         # Test data only: the simulator's state, which a real image never carries.
         include = ["--include", w / "sim", "/var/lib/ccagent/simulator"]
         if dead_agent:
-            include += ["--include", self.dead_agent(), "/usr/bin/ccagent"]
+            # dracut's --include never replaces a file a module installed: a drop-in points the unit at
+            # the stand-in instead, and keeps everything else of the unit.
+            overlay = w / "dead-agent-overlay"
+            shutil.rmtree(overlay, ignore_errors=True)
+            dropin = overlay / "etc/systemd/system/ccagent-unlock.service.d"
+            dropin.mkdir(parents=True)
+            (dropin / "e2e-dead-agent.conf").write_text(
+                "[Service]\nExecStart=\nExecStart=/usr/lib/ccagent-e2e/dead-ccagent daemon\n")
+            (overlay / "usr/lib/ccagent-e2e").mkdir(parents=True)
+            shutil.copy2(self.dead_agent(), overlay / "usr/lib/ccagent-e2e/dead-ccagent")
+            include += ["--include", overlay, "/"]
         run(["dracut", "--force", "--quiet", "--no-hostonly", "--no-hostonly-cmdline", "--kver", self.kernel.version,
              "--kmoddir", self.kernel.moddir, "--modules", DRACUT_MODULES,
              "--add-drivers", " ".join(GUEST_DRIVERS), *include, "--compress", "gzip -1 -n", out], env=env,
@@ -273,4 +283,5 @@ class InitramfsBuilder:
         missing = [p for p in expected if not any(q == p or q.endswith("/" + p) for q in paths)]
         missing += [lib for lib in needed if libraries and lib not in names]
         check(not missing, f"{image.name} lacks {missing}")
-        log(f"{image.name}: {len(paths)} entries, ccagent and its {len(needed)} libraries, units and config present")
+        log(f"{image.name}: {len(paths)} entries, ccagent" + (f" and its {len(needed)} libraries" if libraries else "")
+            + ", units and config present")

@@ -339,7 +339,7 @@ class Proof:
             self.poweroff_boot("initramfs-tools-dead-agent", self.images.initramfs_tools(dead_agent=True),
                                self.cmdline_initramfs_tools(60, "passphrase"), self.broker.port, "the agent died")
         if wanted("dead-agent"):
-            # systemd: the unit fails (systemd.show_status says so on the console) and its
+            # systemd: the unit fails (its log line on the console says why) and its
             # FailureAction=poweroff-force powers off before systemd-cryptsetup can prompt.
             self.poweroff_boot("dracut-dead-agent", self.images.dracut(dead_agent=True), self.cmdline(60, "passphrase"),
-                               self.broker.port, "ccagent-unlock.service", announce="Failed to start ")
+                               self.broker.port, "'signal'", announce="ccagent-unlock.service: Failed with result")

@@ -23,7 +23,8 @@ Failing closed (the default fallback, poweroff): the reason on the console, no p
 
 Usage: scripts/e2e/boot_proof.py [--work DIR] [--only NAME,...] [--results FILE] [--reuse]
 The parts live in scripts/e2e/bootproof/ (images, broker, guest, scenarios, results).
-Needs root (mke2fs -d, cpio ownership), qemu-system-x86_64, dracut-core, socat, cryptsetup. Every process it starts is stopped; the kernel comes from scripts/e2e/kernel.sh's cache.
+Needs root (mke2fs -d, cpio ownership), qemu-system-x86_64, dracut-core, socat, cryptsetup.
+Every process it starts is stopped; the kernel comes from scripts/e2e/kernel.sh's cache.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bootproof import results  # noqa: E402
 from bootproof.common import REPO, ProofFailure, log  # noqa: E402
-from bootproof.scenarios import SCENARIOS, Proof  # noqa: E402
+from bootproof.scenarios import AGENT_POWEROFF, SCENARIOS, Proof  # noqa: E402
 
 
 def main() -> int:
@@ -48,6 +49,8 @@ def main() -> int:
     parser.add_argument("--only", help=f"comma-separated boots: {','.join(SCENARIOS)}")
     parser.add_argument("--results", type=Path, help="write the results (markdown) here")
     parser.add_argument("--reuse", action="store_true", help="keep the last run's disks and staged install")
+    parser.add_argument("--agent-poweroff", action=argparse.BooleanOptionalAction, default=True,
+                        help=f"with no --only, run the boots where the agent powers off: {', '.join(sorted(AGENT_POWEROFF))}")
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("boot_proof: needs root (mke2fs -d with root-owned files, dracut)", file=sys.stderr)
@@ -58,7 +61,7 @@ def main() -> int:
     proof = Proof(args.work.resolve())
     started = time.monotonic()
     try:
-        proof.run(set(args.only.split(",")) if args.only else None, args.reuse)
+        proof.run(set(args.only.split(",")) if args.only else None, args.reuse, args.agent_poweroff)
     except ProofFailure as failure:
         print(f"boot proof FAILED: {failure}", file=sys.stderr)
         return 1

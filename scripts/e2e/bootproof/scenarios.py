@@ -19,8 +19,9 @@ from .images import InitramfsBuilder, Kernel, build_root_filesystem, build_setup
 
 SCENARIOS = ("unlock", "initramfs-tools", "policy-deny", "broker-absent", "tampered", "poweroff",
              "initramfs-tools-poweroff", "initramfs-tools-dead-agent", "dead-agent")
-# The fail-closed boots (issue #16); --no-fail-closed leaves them out of a run without --only.
-FAIL_CLOSED = {"poweroff", "initramfs-tools-poweroff", "initramfs-tools-dead-agent", "dead-agent"}
+# The boots that need the agent's own fallback (issue #16: `ccagent: powering off:`); a run without
+# --only leaves them out when boot_proof.py is given --no-agent-poweroff.
+AGENT_POWEROFF = {"poweroff", "initramfs-tools-poweroff"}
 # ccbroker appraises this at resource time: the attestation passes, the resource is denied.
 DENY_POLICY = {"repositories": {"default": {"snp": {"measurements": ["00" * 48]}}}}
 # The passphrase prompts of systemd-cryptsetup (dracut) and cryptroot (initramfs-tools).
@@ -288,12 +289,14 @@ class Proof:
         log(f"{name}: passed — {line!r}, no prompt, QEMU exited {time.monotonic() - said:.0f} s later "
             f"(boot {seconds:.0f} s)")
 
-    def run(self, only: set[str] | None, reuse: bool, fail_closed: bool = True) -> None:
+    def run(self, only: set[str] | None, reuse: bool, agent_poweroff: bool = True) -> None:
         unknown = (only or set()) - set(SCENARIOS)
         check(not unknown, f"unknown boots {sorted(unknown)}; known: {', '.join(SCENARIOS)}")
 
         def wanted(name: str) -> bool:
-            return (only is None and (fail_closed or name not in FAIL_CLOSED)) or name in (only or set())
+            if only is None:
+                return agent_poweroff or name not in AGENT_POWEROFF
+            return name in only
 
         self.prepare(reuse)
         initrd = self.images.dracut()

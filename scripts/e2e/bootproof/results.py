@@ -23,6 +23,11 @@ def write(path: Path, results: list[dict], kernel_version: str, total_seconds: f
         " `volume-unlocked`). Under TCG every instruction is emulated, so these are 10-50x the figures on"
         " hardware; `make bench` has the native ones.",
         "",
+        "The default fallback is `poweroff`: a boot that cannot unlock powers the VM off with the reason on"
+        " the console and never shows a passphrase prompt (QEMU runs with -no-reboot, so it exits when the"
+        " guest powers off; the proof also requires the kernel's `reboot: Power down` and no panic). The"
+        " passphrase boots set `ccagent.fallback=passphrase` on the kernel command line.",
+        "",
         "| boot | result | agent start → volume active (guest) | phases (ms) | whole boot (host s) |",
         "|---|---|---|---|---|",
     ]

@@ -37,8 +37,12 @@ let package = Package(
             name: "CSystemd", path: "Sources/CSystemd", pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]),
         .target(name: "CTEEGuest", path: "Sources/CTEEGuest"),
+        // The kernel's device-mapper table of an active mapping (DM_TABLE_STATUS); imported by Cryptsetup only.
+        .target(name: "CDeviceMapper", path: "Sources/CDeviceMapper"),
 
         // MARK: Foundation modules (no dependencies on each other unless listed).
+        // AgentBase is the bottom: the error-code vocabulary and the types every layer shares.
+        .target(name: "AgentBase", swiftSettings: strict),
         .target(name: "SecureMemory", swiftSettings: strict),
         .target(name: "TEEEvidence", swiftSettings: strict),
         .target(name: "CanonicalJSON", swiftSettings: strict),
@@ -48,21 +52,25 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "TEEDevice",
-            dependencies: ["CTEEGuest", "TEEEvidence", "Cryptography", "SecureMemory"],
+            dependencies: ["AgentBase", "CTEEGuest", "TEEEvidence", "Cryptography", "SecureMemory"],
             swiftSettings: strict),
         .target(
-            name: "KBSProtocol", dependencies: ["CanonicalJSON", "Cryptography", "SecureMemory", "TEEEvidence"],
+            name: "KBSProtocol",
+            dependencies: ["AgentBase", "CanonicalJSON", "Cryptography", "SecureMemory", "TEEEvidence"],
             swiftSettings: strict),
         .target(
             name: "KBSClient",
             dependencies: [
-                "CCurl", "KBSProtocol", "Cryptography", "SecureMemory", "TEEEvidence", "TEEDevice",
+                "AgentBase", "CCurl", "KBSProtocol", "Cryptography", "SecureMemory", "TEEEvidence", "TEEDevice",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
-        .target(name: "Cryptsetup", dependencies: ["CCryptsetup", "SecureMemory"], swiftSettings: strict),
         .target(
-            name: "LUKSBinding", dependencies: ["CanonicalJSON", "Cryptsetup", "Cryptography", "SecureMemory"],
+            name: "Cryptsetup", dependencies: ["AgentBase", "CCryptsetup", "CDeviceMapper", "SecureMemory"],
+            swiftSettings: strict),
+        .target(
+            name: "LUKSBinding",
+            dependencies: ["AgentBase", "CanonicalJSON", "Cryptsetup", "Cryptography", "SecureMemory"],
             swiftSettings: strict),
         .target(
             name: "SystemdSupport",
@@ -75,7 +83,8 @@ let package = Package(
         .target(
             name: "AgentCore",
             dependencies: [
-                "TEEEvidence", "EvidenceVerification", "TEEDevice", "KBSClient", "KBSProtocol", "LUKSBinding",
+                "AgentBase", "TEEEvidence", "EvidenceVerification", "TEEDevice", "KBSClient", "KBSProtocol",
+                "LUKSBinding",
                 "Cryptsetup", "SystemdSupport", "SecureMemory", "Cryptography",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -84,7 +93,8 @@ let package = Package(
         .executableTarget(
             name: "ccagent",
             dependencies: [
-                "AgentCore", "TEEEvidence", "EvidenceVerification", "TEEDevice", "KBSClient", "KBSProtocol",
+                "AgentBase", "AgentCore", "TEEEvidence", "EvidenceVerification", "TEEDevice", "KBSClient",
+                "KBSProtocol",
                 "LUKSBinding", "SecureMemory", "Cryptography",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -131,19 +141,33 @@ let package = Package(
         .testTarget(
             name: "TEEDeviceTests",
             dependencies: [
-                "TEEDevice", "CTEEGuest", "TEEEvidence", "EvidenceVerification", "Cryptography", "TestSupport",
+                "AgentBase", "TEEDevice", "CTEEGuest", "TEEEvidence", "EvidenceVerification", "Cryptography",
+                "TestSupport",
             ], swiftSettings: strict),
         .testTarget(
             name: "KBSTests",
             dependencies: ["KBSProtocol", "KBSClient", "Cryptography", "SecureMemory", "TEEEvidence", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
-            name: "CryptsetupTests", dependencies: ["Cryptsetup", "LUKSBinding", "TestSupport"],
+            name: "CryptsetupTests", dependencies: ["AgentBase", "Cryptsetup", "LUKSBinding", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "SystemdSupportTests", dependencies: ["SystemdSupport", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "BrokerTests", dependencies: ["Broker", "TestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "AgentCoreTests", dependencies: ["AgentCore", "TestSupport"], swiftSettings: strict),
+            name: "BrokerTests",
+            dependencies: ["Broker", "TestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
+        .testTarget(
+            name: "AgentCoreTests",
+            dependencies: ["AgentBase", "AgentCore", "LUKSBinding", "TestSupport"],
+            swiftSettings: strict),
+        // Processes, brokers, LUKS2 images and deadlines: `swift test --skip Integration` leaves them out.
+        .testTarget(
+            name: "AgentCoreIntegrationTests",
+            dependencies: [
+                "AgentBase", "AgentCore", "Cryptsetup", "KBSProtocol", "LUKSBinding", "SecureMemory", "TEEDevice",
+                "TestSupport", .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
     ]
 )

@@ -149,6 +149,47 @@ public struct AppraisalPolicy: Sendable, Equatable {
 }
 
 extension AppraisalPolicy.Rules {
+    /// The failing rules for the evidence a token carries (`tee` and the annotated evidence /attest recorded
+    /// in it), each naming the rule; empty = allowed. Fails closed: evidence that cannot be read (an unknown
+    /// TEE, no raw report or quote, one that is not base64 or does not parse) is a failure of the rule
+    /// `unreadable evidence`, never "no constraint violated". Sample evidence (no hardware report) is
+    /// allowed only when the broker accepts it.
+    public func appraise(tee: String?, evidence: JSONValue?, allowSample: Bool) -> [String] {
+        func raw(_ field: String, of tee: String) -> Result<[UInt8], AppraisalFailure> {
+            guard let text = evidence?[tee]?[field]?.stringValue else {
+                return .failure(AppraisalFailure("unreadable evidence: the token has no \(tee).\(field)"))
+            }
+            guard let bytes = Base64.decode(text) else {
+                return .failure(AppraisalFailure("unreadable evidence: \(tee).\(field) is not base64"))
+            }
+            return .success(bytes)
+        }
+        switch tee {
+        case "snp":
+            do {
+                return appraise(snp: try SNPReport(parsing: raw("raw_report", of: "snp").get()))
+            } catch let failure as AppraisalFailure {
+                return [failure.rule]
+            } catch {
+                return ["unreadable evidence: snp.raw_report does not parse: \(error)"]
+            }
+        case "tdx":
+            do {
+                return appraise(tdx: try TDXQuote(parsing: raw("raw_quote", of: "tdx").get()))
+            } catch let failure as AppraisalFailure {
+                return [failure.rule]
+            } catch {
+                return ["unreadable evidence: tdx.raw_quote does not parse: \(error)"]
+            }
+        case "sample":
+            return allowSample ? [] : ["sample evidence: not accepted by this broker (start it with --allow-sample)"]
+        case let tee?:
+            return ["unreadable evidence: TEE '\(tee)' is not one this broker appraises"]
+        case nil:
+            return ["unreadable evidence: the token names no TEE"]
+        }
+    }
+
     /// The failing rules for an SNP report (empty = allowed).
     public func appraise(snp report: SNPReport) -> [String] {
         var failures: [String] = []
@@ -178,6 +219,12 @@ extension AppraisalPolicy.Rules {
         }
         return failures
     }
+}
+
+/// Evidence the appraisal cannot read, as the rule that denies it.
+private struct AppraisalFailure: Error {
+    var rule: String
+    init(_ rule: String) { self.rule = rule }
 }
 
 extension AppraisalPolicy.Rules {

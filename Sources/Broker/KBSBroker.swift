@@ -289,25 +289,22 @@ public final class KBSBroker: @unchecked Sendable {
         let evidence = claims["submods"]?["cpu0"]?["ear.veraison.annotated-evidence"]
         guard let keyJSON = evidence?["runtime_data_claims"]?["tee-pubkey"], let key = try? TEEPublicJWK(json: keyJSON)
         else {
+            audit.notice(
+                "resource deny",
+                metadata: [
+                    "peer": "\(request.peer)", "resource": "\(resource)",
+                    "rule": "unreadable evidence: the token has no readable tee-pubkey",
+                ])
             return error(401, "TokenVerifierError", "Token Verifier error")
         }
-        let tee = evidence?["tee"]?.stringValue ?? "?"
-        let rules = configuration.policy.rules(for: resource)
-        var failures: [String] = []
-        if tee == "snp", let raw = evidence?["snp"]?["raw_report"]?.stringValue.flatMap(Base64.decode),
-            let report = try? SNPReport(parsing: raw)
-        {
-            failures = rules.appraise(snp: report)
-        } else if tee == "tdx", let raw = evidence?["tdx"]?["raw_quote"]?.stringValue.flatMap(Base64.decode),
-            let quote = try? TDXQuote(parsing: raw)
-        {
-            failures = rules.appraise(tdx: quote)
-        }
+        let tee = evidence?["tee"]?.stringValue
+        let failures = configuration.policy.rules(for: resource).appraise(
+            tee: tee, evidence: evidence, allowSample: configuration.allowSample)
         guard failures.isEmpty else {
             audit.notice(
                 "resource deny",
                 metadata: [
-                    "peer": "\(request.peer)", "tee": "\(tee)", "resource": "\(resource)",
+                    "peer": "\(request.peer)", "tee": "\(tee ?? "?")", "resource": "\(resource)",
                     "rule": "\(failures.joined(separator: "; "))",
                 ])
             return error(401, "PolicyDeny", "Access denied by policy")
@@ -320,7 +317,8 @@ public final class KBSBroker: @unchecked Sendable {
         }
         guard let value else {
             audit.notice(
-                "resource missing", metadata: ["peer": "\(request.peer)", "tee": "\(tee)", "resource": "\(resource)"])
+                "resource missing",
+                metadata: ["peer": "\(request.peer)", "tee": "\(tee ?? "?")", "resource": "\(resource)"])
             return error(401, "PluginInternalError", "Plugin internal error")
         }
         do {
@@ -328,7 +326,8 @@ public final class KBSBroker: @unchecked Sendable {
             audit.info(
                 "resource allow",
                 metadata: [
-                    "peer": "\(request.peer)", "tee": "\(tee)", "resource": "\(resource)", "key": "\(key.algorithm)",
+                    "peer": "\(request.peer)", "tee": "\(tee ?? "?")", "resource": "\(resource)",
+                    "key": "\(key.algorithm)",
                 ])
             return BrokerResponse(status: 200, body: jwe.json.serializedBytes(), setCookie: nil)
         } catch {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // A LUKS2 device through libcryptsetup: the only module that imports CCryptsetup.
 
+import AgentBase
 import CCryptsetup
 import SecureMemory
 
@@ -9,7 +10,7 @@ import Glibc
 #endif
 
 /// A libcryptsetup failure with its return code kept as data.
-public struct CryptsetupError: Error, CustomStringConvertible, Equatable {
+public struct CryptsetupError: CodedError, Equatable {
     public var operation: String
     public var device: String
     /// The negative errno libcryptsetup returned.
@@ -30,6 +31,7 @@ public struct CryptsetupError: Error, CustomStringConvertible, Equatable {
     }
 
     public var isWrongKey: Bool { code == -1 }
+    public var errorCode: ErrorCode { ErrorCode(isWrongKey ? "keyslot.wrong-key" : "cryptsetup.error") }
 }
 
 /// Keyslot priority (crypt_keyslot_priority).
@@ -107,7 +109,7 @@ public final class CryptDevice {
                 var pbkdf = crypt_pbkdf_type(
                     type: type, hash: hashName, time_ms: 0, iterations: iterations, max_memory_kb: 0,
                     parallel_threads: 0,
-                    flags: 1 << 1 /* CRYPT_PBKDF_NO_BENCHMARK, a shift macro Swift cannot import */)
+                    flags: cca_pbkdf_no_benchmark)
                 let set = crypt_set_pbkdf_type(pointer, &pbkdf)
                 guard set == 0 else { return set }
                 return existingPassphrase.withUnsafeBytes { old in
@@ -167,16 +169,36 @@ public final class CryptDevice {
     }
 
     /// Opens exactly `slot` with `passphrase` and activates the mapping `name`, or only verifies the
-    /// key when `name` is nil (no device-mapper needed). Calls `crypt_activate_by_passphrase`.
-    public func activate(name: String?, slot: Int32, passphrase: SecretBytes) throws(CryptsetupError) {
+    /// key when `name` is nil (no device-mapper needed). The header's persistent activation flags are
+    /// ignored (`CRYPT_ACTIVATE_IGNORE_PERSISTENT`): the disk does not choose them; only what the caller
+    /// allows is set. Calls `crypt_activate_by_passphrase`.
+    public func activate(
+        name: String?, slot: Int32, passphrase: SecretBytes, allowDiscards: Bool = false
+    ) throws(CryptsetupError) {
+        let flags = cca_activate_ignore_persistent | (allowDiscards ? cca_activate_allow_discards : 0)
         let rc = passphrase.withUnsafeBytes { key in
             crypt_activate_by_passphrase(
-                pointer, name, slot, key.baseAddress?.assumingMemoryBound(to: CChar.self), key.count, 0)
+                pointer, name, slot, key.baseAddress?.assumingMemoryBound(to: CChar.self), key.count, flags)
         }
         guard rc >= 0 else {
             throw CryptsetupError(
                 operation: name == nil ? "verify keyslot \(slot)" : "activate '\(name ?? "")'", device: path, code: rc)
         }
+    }
+
+    /// Removes the mapping `name`. Calls `crypt_deactivate`.
+    public func deactivate(name: String) throws(CryptsetupError) {
+        let rc = crypt_deactivate(pointer, name)
+        guard rc == 0 else { throw CryptsetupError(operation: "deactivate '\(name)'", device: path, code: rc) }
+    }
+
+    /// The size of the underlying device (or image file) in 512-byte sectors.
+    public var deviceSizeSectors: UInt64? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        let end = lseek(fd, 0, SEEK_END)
+        return end < 0 ? nil : UInt64(end) / 512
     }
 
     /// Whether a mapping `name` is active. Calls `crypt_status`.

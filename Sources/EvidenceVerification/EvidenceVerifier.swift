@@ -107,15 +107,9 @@ public enum EvidenceVerifier {
         let roots = try loadCertificates(trustRoots, what: "trust root")
         var result = TDXVerifier.verify(quote: parsed, extraRoots: roots, collateral: collateral, at: time)
         if let log {
-            let replayed = TDXVerifier.replay(log)
-            let mismatched = (0..<4).filter { replayed[$0] != parsed.body.rtmr[$0] }
-            if mismatched.isEmpty {
-                result.passed.append("event log replays to RTMR0-3")
-            } else {
-                result.failures.append(
-                    "event log: replaying the CCEL does not give "
-                        + mismatched.map { "RTMR\($0)" }.joined(separator: ", ") + " of the quote")
-            }
+            let replay = TDXEventLogCheck(log: log).evaluate(parsed)
+            result.rejections += replay.failures
+            result.passed += replay.passed
         }
         return result
     }

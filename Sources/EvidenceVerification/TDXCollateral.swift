@@ -73,21 +73,17 @@ public struct TDXCollateral: Sendable {
         return nil
     }
 
-    /// Checks the collateral's signatures and computes the quote's TCB status.
-    func evaluate(
-        quote: TDXQuote, pck: Certificate, chain: [Certificate], at time: Date
-    ) -> (failures: [String], passed: [String]) {
-        var (failures, passed) = checkRevocation(chain: chain, at: time)
+    /// Checks the collateral's signatures and computes the quote's TCB status (the CRLs are checked by
+    /// ``RevocationCheck``).
+    func evaluate(quote: TDXQuote, pck: Certificate, at time: Date) -> CheckResult {
         // The signer chains to the pinned Intel root.
         guard let signer = signingChain.first(where: { !$0.isSignature(issuedBy: $0) }),
             let root = signingChain.first(where: { $0.isSignature(issuedBy: $0) }),
             signer.isSignature(issuedBy: root), HexString.encode(root.spkiSHA256) == TrustAnchors.intelSGXRootCA
         else {
-            return (
-                [
-                    "collateral: no Intel TCB signing chain (intel-tcb-signing-chain.pem) rooted at the Intel SGX Root CA"
-                ], []
-            )
+            return .fail(
+                .missingCollateralSigningChain,
+                "collateral: no Intel TCB signing chain (intel-tcb-signing-chain.pem) rooted at the Intel SGX Root CA")
         }
         func verified(_ document: Signed) -> Bool {
             signer.publicKey.verifyECDSA(
@@ -95,32 +91,38 @@ public struct TDXCollateral: Sendable {
                 data: document.signedBytes)
         }
         guard let sgx = PCKExtension(pck) else {
-            return (["collateral: the PCK certificate has no readable SGX extension (FMSPC, TCB)"], [])
+            return .fail(
+                .unreadablePCKExtension, "collateral: the PCK certificate has no readable SGX extension (FMSPC, TCB)")
         }
+        var result = CheckResult()
         // QE identity.
         if let identity = qeIdentity {
             if !verified(identity) {
-                failures.append("collateral signature: QE identity")
+                result.fail(.collateralSignatureMismatch, "collateral signature: QE identity")
             } else {
                 let value = identity.value
                 let qe = quote.qeReport
                 if value["mrsigner"]?.stringValue?.lowercased() != HexString.encode(qe.mrSigner)
                     || value["isvprodid"]?.uint64Value != UInt64(qe.isvProdID)
                 {
-                    failures.append("qe identity: the quoting enclave is not Intel's TD_QE (MRSIGNER/ISVPRODID)")
+                    result.fail(
+                        .qeIdentityMismatch,
+                        "qe identity: the quoting enclave is not Intel's TD_QE (MRSIGNER/ISVPRODID)")
                 } else {
                     let levels = value["tcbLevels"]?.arrayValue ?? []
                     let level = levels.first { ($0["tcb"]?["isvsvn"]?.uint64Value ?? .max) <= UInt64(qe.isvSVN) }
                     let status = level?["tcbStatus"]?.stringValue ?? "no matching level"
                     if status == "UpToDate" {
-                        passed.append("QE identity: UpToDate")
+                        result.passed.append("QE identity: UpToDate")
                     } else {
-                        failures.append("qe tcb status: \(status)")
+                        result.fail(.qeTCBNotUpToDate, "qe tcb status: \(status)")
                     }
                     if let nextUpdate = value["nextUpdate"]?.stringValue,
                         let date = try? Date(nextUpdate, strategy: .iso8601), date < time
                     {
-                        failures.append("collateral: QE identity expired at \(nextUpdate) (refresh it from Intel PCS)")
+                        result.fail(
+                            .collateralExpired,
+                            "collateral: QE identity expired at \(nextUpdate) (refresh it from Intel PCS)")
                     }
                 }
             }
@@ -131,11 +133,14 @@ public struct TDXCollateral: Sendable {
                 $0.value["fmspc"]?.stringValue?.lowercased() == HexString.encode(sgx.fmspc)
             })
         else {
-            failures.append("collateral: no TCB info for FMSPC \(HexString.encode(sgx.fmspc))")
-            return (failures, passed)
+            result.fail(.missingTCBInfo, "collateral: no TCB info for FMSPC \(HexString.encode(sgx.fmspc))")
+            return result
         }
-        guard verified(info) else { return (failures + ["collateral signature: TCB info"], passed) }
-        passed.append("collateral signatures")
+        guard verified(info) else {
+            result.fail(.collateralSignatureMismatch, "collateral signature: TCB info")
+            return result
+        }
+        result.passed.append("collateral signatures")
         let teeSVN = quote.body.teeTCBSVN
         let hasModuleIdentities = info.value["tdxModuleIdentities"] != nil
         let level = (info.value["tcbLevels"]?.arrayValue ?? []).first { level in
@@ -150,37 +155,27 @@ public struct TDXCollateral: Sendable {
         }
         let status = level?["tcbStatus"]?.stringValue ?? "no matching TCB level"
         if status == "UpToDate" {
-            passed.append("TCB status: UpToDate")
+            result.passed.append("TCB status: UpToDate")
         } else {
-            failures.append("tcb status: \(status)")
+            result.fail(.platformTCBNotUpToDate, "tcb status: \(status)")
         }
-        let module = Self.evaluateModule(info: info.value, body: quote.body)
-        failures += module.failures
-        passed += module.passed
+        result += Self.evaluateModule(info: info.value, body: quote.body)
         if let nextUpdate = info.value["nextUpdate"]?.stringValue, let date = try? Date(nextUpdate, strategy: .iso8601),
             date < time
         {
-            failures.append("collateral: TCB info expired at \(nextUpdate) (refresh it from Intel PCS)")
+            result.fail(.collateralExpired, "collateral: TCB info expired at \(nextUpdate) (refresh it from Intel PCS)")
         }
-        return (failures, passed)
+        return result
     }
 }
 
 extension TDXCollateral {
-    /// Each CRL whose issuer is in the PCK chain: its signature by that issuer, its freshness at `time`,
-    /// and that no certificate of the chain it issued is listed. CRLs of other issuers are not applicable.
-    func checkRevocation(chain: [Certificate], at time: Date) -> (failures: [String], passed: [String]) {
-        RevocationCheck.check(chain: chain, revocationLists: revocationLists, at: time) { name, date in
-            "collateral: the CRL of '\(name)' expired at \(date) (refresh it from Intel PCS)"
-        }
-    }
-
     /// The TDX module: MRSIGNERSEAM and masked SEAMATTRIBUTES against `tdxModule` (or the matching
     /// `tdxModuleIdentities` entry), and for TDX 1.5 TCB info the module's own TCB level: the identity
     /// "TDX_<TEE_TCB_SVN[1] as 2 hex digits>", first level whose isvsvn ≤ TEE_TCB_SVN[0].
-    static func evaluateModule(info: JSONValue, body: TDReportBody) -> (failures: [String], passed: [String]) {
+    static func evaluateModule(info: JSONValue, body: TDReportBody) -> CheckResult {
         let svn = body.teeTCBSVN
-        guard svn.count >= 2 else { return (["tdx module: TEE_TCB_SVN is too short"], []) }
+        guard svn.count >= 2 else { return .fail(.moduleSVNUnreadable, "tdx module: TEE_TCB_SVN is too short") }
         func matches(_ identity: JSONValue) -> Bool {
             guard let signer = identity["mrsigner"]?.stringValue.flatMap(HexString.decode),
                 let attributes = identity["attributes"]?.stringValue.flatMap(HexString.decode),
@@ -191,25 +186,28 @@ extension TDXCollateral {
             return signer == body.mrSignerSeam && masked == attributes
         }
         guard let identities = info["tdxModuleIdentities"]?.arrayValue else {
-            guard let module = info["tdxModule"] else { return ([], []) }
+            guard let module = info["tdxModule"] else { return CheckResult() }
             return matches(module)
-                ? ([], ["TDX module identity"])
-                : (["tdx module: MRSIGNERSEAM/SEAMATTRIBUTES do not match the TCB info's tdxModule"], [])
+                ? .pass("TDX module identity")
+                : .fail(
+                    .moduleIdentityMismatch,
+                    "tdx module: MRSIGNERSEAM/SEAMATTRIBUTES do not match the TCB info's tdxModule")
         }
         let digits = Array("0123456789ABCDEF")
         let id = "TDX_" + String([digits[Int(svn[1] >> 4)], digits[Int(svn[1] & 0x0F)]])
         guard let identity = identities.first(where: { $0["id"]?.stringValue == id }) else {
-            return (["tdx module: the TCB info has no identity '\(id)' for this module"], [])
+            return .fail(.missingModuleIdentity, "tdx module: the TCB info has no identity '\(id)' for this module")
         }
         guard matches(identity) else {
-            return (["tdx module: MRSIGNERSEAM/SEAMATTRIBUTES do not match '\(id)'"], [])
+            return .fail(.moduleIdentityMismatch, "tdx module: MRSIGNERSEAM/SEAMATTRIBUTES do not match '\(id)'")
         }
         let level = (identity["tcbLevels"]?.arrayValue ?? []).first {
             ($0["tcb"]?["isvsvn"]?.uint64Value ?? .max) <= UInt64(svn[0])
         }
         let status = level?["tcbStatus"]?.stringValue ?? "no matching level"
         return status == "UpToDate"
-            ? ([], ["TDX module \(id) TCB status: UpToDate"]) : (["tdx module tcb status: \(id) \(status)"], [])
+            ? .pass("TDX module \(id) TCB status: UpToDate")
+            : .fail(.moduleTCBNotUpToDate, "tdx module tcb status: \(id) \(status)")
     }
 }
 

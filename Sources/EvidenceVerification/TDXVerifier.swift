@@ -5,90 +5,53 @@ import Cryptography
 import FoundationEssentials
 import TEEEvidence
 
-/// Verifies TDX quotes (v4/v5).
+/// Verifies TDX quotes (v4/v5) by running ``quoteChecks`` on the quote, then ``chainChecks`` on the quote
+/// with its PCK chain (``TDXVerification``):
 ///
-/// 1. ECDSA P-256 over header‖body with the attestation key.
-/// 2. QE REPORTDATA = SHA-256(attestation key ‖ QE auth data) ‖ 32 zero bytes.
-/// 3. The QE report's ECDSA P-256 signature by the PCK leaf.
-/// 4. PCK leaf → intermediate → root, valid at `time`; the root pinned (Intel SGX Root CA) or passed
-///    explicitly (`extraRoots`, e.g. the simulator's).
-/// 5. With collateral: its signatures and the TCB status (see ``TDXCollateral``).
+/// 1. ``TDXQuoteSignatureCheck``: ECDSA P-256 over header‖body with the attestation key.
+/// 2. ``TDXQEReportBindingCheck``: QE REPORTDATA = SHA-256(attestation key ‖ QE auth data) ‖ 32 zero bytes.
+/// 3. ``TDXQEReportSignatureCheck``: the QE report's ECDSA P-256 signature by the PCK leaf.
+/// 4. ``TDXChainCheck``: PCK leaf → intermediate → root, the root pinned (Intel SGX Root CA) or passed
+///    explicitly (`extraRoots`, e.g. the simulator's); ``CertificateValidityCheck``: each valid at `time`.
+/// 5. With collateral: ``RevocationCheck`` (its CRLs) and ``TDXCollateralCheck`` (its signatures and the
+///    TCB status, see ``TDXCollateral``).
 public enum TDXVerifier {
+    /// The checks of the quote itself, which need no certificate.
+    @VerificationChecks<TDXQuote>
+    public static var quoteChecks: [any VerificationCheck<TDXQuote>] {
+        TDXQuoteSignatureCheck()
+        TDXQEReportBindingCheck()
+    }
+
+    /// The checks of the quote's PCK chain and collateral, run when the chain is readable.
+    @VerificationChecks<TDXVerification>
+    public static var chainChecks: [any VerificationCheck<TDXVerification>] {
+        TDXQEReportSignatureCheck()
+        TDXChainCheck()
+        CertificateValidityCheck<TDXVerification>()
+        RevocationCheck<TDXVerification> { name, date in
+            "collateral: the CRL of '\(name)' expired at \(date) (refresh it from Intel PCS)"
+        }
+        TDXCollateralCheck()
+    }
+
     public static func verify(
-        quote: TDXQuote, extraRoots: [Certificate] = [], collateral: TDXCollateral? = nil, at time: Date
+        quote: TDXQuote, extraRoots: [Certificate] = [], collateral: TDXCollateral? = nil, at time: Date,
+        quoteChecks: [any VerificationCheck<TDXQuote>] = TDXVerifier.quoteChecks,
+        chainChecks: [any VerificationCheck<TDXVerification>] = TDXVerifier.chainChecks
     ) -> VerificationResult {
-        var failures: [String] = []
-        var passed: [String] = []
         var summary = quote.summary()
-
-        let key = quote.attestationKey
-        if let attestationKey = try? PublicKey(curve: .p256, x: Array(key[0..<32]), y: Array(key[32..<64])),
-            attestationKey.verifyECDSA(
-                .sha256, r: Array(quote.signature[0..<32]), s: Array(quote.signature[32..<64]), data: quote.signedBytes)
-        {
-            passed.append("quote signature")
-        } else {
-            failures.append("quote signature: does not verify with the attestation key")
-        }
-        let binding = DigestAlgorithm.sha256.hash(key + quote.qeAuthData) + [UInt8](repeating: 0, count: 32)
-        if quote.qeReport.reportData == binding {
-            passed.append("QE report binds the attestation key")
-        } else {
-            failures.append("qe report data: does not bind the attestation key (SHA-256(key ‖ auth data))")
-        }
-
-        var chainBytes = quote.pckChain
-        while chainBytes.last == 0 { chainBytes.removeLast() }
-        guard let chain = try? Certificate.parse(pemOrDER: chainBytes), let pck = chain.first else {
-            failures.append("pck chain: the quote's certification data holds no readable PCK certificate chain")
-            return VerificationResult(failures: failures, passed: passed, summary: .tdx(summary))
-        }
-        let qeSignature = quote.qeReportSignature
-        if pck.publicKey.verifyECDSA(
-            .sha256, r: Array(qeSignature[0..<32]), s: Array(qeSignature[32..<64]), data: quote.qeReport.raw)
-        {
-            passed.append("QE report signature by the PCK")
-        } else {
-            failures.append("qe report signature: does not verify with the PCK certificate '\(pck.subject)'")
-        }
-        let pool = chain + extraRoots
-        let root = pool.first { $0.isSignature(issuedBy: $0) }
-        guard let root else {
-            failures.append("pck chain: no self-signed root certificate in the chain")
-            return VerificationResult(failures: failures, passed: passed, summary: .tdx(summary))
-        }
-        let fingerprint = HexString.encode(root.spkiSHA256)
-        let explicitlyTrusted = extraRoots.contains { HexString.encode($0.spkiSHA256) == fingerprint }
-        if fingerprint == TrustAnchors.intelSGXRootCA {
-            passed.append("pck chain to the Intel SGX Root CA")
-        } else if explicitlyTrusted {
-            passed.append("pck chain to an explicitly trusted root '\(root.subject)'")
-            summary.simulated = root.subject.contains("SIMULATED")
-        } else {
-            failures.append(
-                "root: '\(root.subject)' is not the Intel SGX Root CA (SPKI SHA-256 \(fingerprint)); "
-                    + "pass --trust-root only for roots you trust, such as the simulator's")
-        }
-        // Walk leaf → root by signatures (chains are short: leaf, platform/processor CA, root).
-        var current = pck
-        var steps = 0
-        while current !== root, steps < 4 {
-            guard let issuer = pool.first(where: { $0 !== current && current.isSignature(issuedBy: $0) }) else {
-                failures.append("pck chain: no certificate signed '\(current.subject)'")
-                break
+        var result = quoteChecks.evaluate(quote)
+        do {
+            let input = try TDXVerification(quote: quote, extraRoots: extraRoots, collateral: collateral, at: time)
+            if input.anchor == .explicit, let root = input.root {
+                summary.simulated = root.subject.contains("SIMULATED")
             }
-            current = issuer
-            steps += 1
+            result += chainChecks.evaluate(input)
+        } catch {
+            result.failures.append(error)
         }
-        for certificate in chain where !certificate.isValid(at: time) {
-            failures.append("validity: '\(certificate.subject)' is not valid at \(time)")
-        }
-        if let collateral {
-            let result = collateral.evaluate(quote: quote, pck: pck, chain: chain, at: time)
-            failures += result.failures
-            passed += result.passed
-        }
-        return VerificationResult(failures: failures, passed: passed, summary: .tdx(summary))
+        return VerificationResult(result, summary: .tdx(summary))
     }
 
     /// Replays a CCEL event log: RTMR[i] = SHA-384(RTMR[i] ‖ digest) for events with MR index 1…4.

@@ -1,16 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // HTTPS through libcurl (OpenSSL): the only file that imports CCurl.
 
+import AgentBase
 import CCurl
 import KBSProtocol
-
-/// How the broker's TLS certificate is trusted.
-public enum TLSTrust: Sendable, Equatable {
-    case systemCAs
-    case caFile(String)
-    /// SHA-256 of the broker's SubjectPublicKeyInfo; the CA chain is then not consulted.
-    case pinnedSPKISHA256([UInt8])
-}
 
 /// One HTTP exchange's result.
 struct HTTPResponse: Sendable {

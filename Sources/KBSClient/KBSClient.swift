@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The RCAR client: auth → attest once → resources with the token; classified errors, bounded retries.
 
+import AgentBase
 import KBSProtocol
 import Logging
 import SecureMemory

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Protocol errors: the broker's classified error bodies and our own failures, each with a stable code.
 
+import AgentBase
+
 /// A failure of the KBS protocol, classified so the client knows whether to retry or re-attest.
-public struct KBSError: Error, CustomStringConvertible, Equatable {
+public struct KBSError: CodedError, Equatable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private let name: String
         public var description: String { name }
@@ -55,6 +57,7 @@ public struct KBSError: Error, CustomStringConvertible, Equatable {
     }
 
     public static func == (lhs: Self, rhs: Self) -> Bool { lhs.code == rhs.code }
+    public var errorCode: ErrorCode { ErrorCode(code.description) }
 
     /// Whether trying again later (same attestation) may help.
     public var isTransient: Bool {

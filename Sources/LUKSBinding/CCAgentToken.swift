@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The `ccagent` LUKS2 token (format v1): everything needed to unlock, parsed strictly.
 
+import AgentBase
 import CanonicalJSON
 
 /// How a volume's key depends on the platform.
@@ -14,25 +15,6 @@ public enum BindingMode: String, Sendable, CaseIterable {
 
     public var usesBroker: Bool { self != .snp }
     public var usesSNP: Bool { self != .broker }
-}
-
-/// The MSG_KEY_REQ parameters of an SNP-bound volume.
-public struct SNPKeyParameters: Sendable, Equatable {
-    public var rootKey: String
-    public var fields: [String]
-    public var vmpl: UInt32
-    public var guestSVN: UInt32
-    public var tcbVersion: UInt64
-
-    public init(
-        rootKey: String = "vcek", fields: [String], vmpl: UInt32 = 0, guestSVN: UInt32 = 0, tcbVersion: UInt64 = 0
-    ) {
-        self.rootKey = rootKey
-        self.fields = fields
-        self.vmpl = vmpl
-        self.guestSVN = guestSVN
-        self.tcbVersion = tcbVersion
-    }
 }
 
 /// The LUKS2 token of type `ccagent`.
@@ -53,7 +35,7 @@ public struct CCAgentToken: Sendable, Equatable {
     public var resource: String?
     /// The TLS trust recorded at enrollment (informational: the configuration decides).
     public var trust: [(String, String)]
-    public var snp: SNPKeyParameters?
+    public var snp: DerivedKeyRequest?
     public var pending: Bool
     public var mac: String?
 
@@ -61,7 +43,7 @@ public struct CCAgentToken: Sendable, Equatable {
 
     public init(
         keyslot: Int32, binding: BindingMode, broker: String?, resource: String?, trust: [(String, String)] = [],
-        snp: SNPKeyParameters? = nil, pending: Bool = false, mac: String? = nil
+        snp: DerivedKeyRequest? = nil, pending: Bool = false, mac: String? = nil
     ) {
         self.keyslot = keyslot
         self.binding = binding
@@ -90,7 +72,8 @@ public struct CCAgentToken: Sendable, Equatable {
                 (
                     "snp",
                     .object([
-                        ("root_key", .string(snp.rootKey)), ("fields", .array(snp.fields.map { .string($0) })),
+                        ("root_key", .string(snp.rootKey.rawValue)),
+                        ("fields", .array(snp.fields.names.map { .string($0) })),
                         ("vmpl", .integer(snp.vmpl)), ("guest_svn", .integer(snp.guestSVN)),
                         ("tcb_version", .integer(snp.tcbVersion)),
                     ])
@@ -98,6 +81,11 @@ public struct CCAgentToken: Sendable, Equatable {
         }
         if includeMAC, let mac { members.append(("mac", .string(mac))) }
         return .object(members)
+    }
+
+    /// Whether token JSON (any type) is a ccagent token: its `type` member, parsed, not a substring.
+    public static func isCCAgentToken(_ json: String) -> Bool {
+        (try? JSONValue.parse(json))?["type"]?.stringValue == CCAgentToken.type
     }
 
     /// Parses a token strictly: unknown members, wrong types or inconsistent values are refused.
@@ -142,15 +130,16 @@ public struct CCAgentToken: Sendable, Equatable {
                 trust.append((key, text))
             }
         }
-        var snp: SNPKeyParameters?
+        var snp: DerivedKeyRequest?
         if let snpValue = value["snp"] {
-            guard let root = snpValue["root_key"]?.stringValue, root == "vcek" || root == "vmrk",
-                let fields = snpValue["fields"]?.arrayValue?.compactMap(\.stringValue),
+            guard let root = snpValue["root_key"]?.stringValue.flatMap(DerivedKeyRequest.RootKey.init(rawValue:)),
+                let names = snpValue["fields"]?.arrayValue?.compactMap(\.stringValue),
+                let fields = try? GuestFieldSelect(names: names), fields.names == names,
                 let vmpl = snpValue["vmpl"]?.uint64Value, vmpl <= 3,
                 let svn = snpValue["guest_svn"]?.uint64Value, svn <= UInt64(UInt32.max),
                 let tcb = snpValue["tcb_version"]?.uint64Value
             else { throw bad("bad snp parameters") }
-            snp = SNPKeyParameters(
+            snp = DerivedKeyRequest(
                 rootKey: root, fields: fields, vmpl: UInt32(vmpl), guestSVN: UInt32(svn), tcbVersion: tcb)
         }
         guard binding.usesSNP == (snp != nil) else {

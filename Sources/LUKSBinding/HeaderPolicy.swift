@@ -18,11 +18,31 @@ public struct LUKSHeader: Sendable {
 
     public func keyslot(_ slot: Int32) -> JSONValue? { json["keyslots"]?[String(slot)] }
 
+    /// The data segment (LUKS2 headers made by cryptsetup have exactly one, "0"), as numbers.
+    public var dataSegment: DataSegment? {
+        guard case .object(let segments)? = json["segments"], segments.count == 1, let segment = segments.first?.1,
+            let offset = segment["offset"]?.stringValue.flatMap({ UInt64($0) })
+        else { return nil }
+        let size = segment["size"]?.stringValue
+        return DataSegment(
+            offsetBytes: offset, sizeBytes: size == "dynamic" ? nil : size.flatMap { UInt64($0) },
+            ivTweak: segment["iv_tweak"]?.stringValue.flatMap { UInt64($0) } ?? 0,
+            sectorSize: segment["sector_size"]?.uint64Value ?? 512)
+    }
+
     /// Digests that authenticate `slot`'s volume key.
     public func digests(for slot: Int32) -> [(String, JSONValue)] {
         guard case .object(let digests)? = json["digests"] else { return [] }
         return digests.filter { $0.1["keyslots"]?.arrayValue?.contains(.string(String(slot))) == true }
     }
+}
+
+/// A LUKS2 data segment's placement (bytes, as the header states them; `sizeBytes` nil is "dynamic").
+public struct DataSegment: Sendable, Equatable {
+    public var offsetBytes: UInt64
+    public var sizeBytes: UInt64?
+    public var ivTweak: UInt64
+    public var sectorSize: UInt64
 }
 
 /// What the agent accepts in a header before it uses a key on it.
@@ -35,9 +55,33 @@ public enum HeaderPolicy {
     public static let allowedSectorSizes: Set<UInt64> = [512, 1024, 2048, 4096]
     public static let allowedHashes: Set<String> = ["sha256", "sha512"]
 
-    /// Every problem found in the header around `slot` (empty when acceptable).
-    public static func check(_ header: LUKSHeader, keyslot slot: Int32) -> [String] {
+    /// Every problem found in the header around `slot` (empty when acceptable). Persistent flags
+    /// other than `allow-discards` (and that one only when `allowDiscards`), any requirement, and
+    /// any segment flag are refused: activation ignores the header's flags, but a header that asks
+    /// for them was not made by `ccagent enroll` on a volume this configuration accepts.
+    public static func check(_ header: LUKSHeader, keyslot slot: Int32, allowDiscards: Bool = false) -> [String] {
+        var problems = checkVolume(header, allowDiscards: allowDiscards)
+        checkKeyslot(header, slot, into: &problems)
+        return problems
+    }
+
+    /// The volume-wide part of ``check(_:keyslot:allowDiscards:)``: flags, requirements, segments.
+    /// Enrollment runs it before writing anything, so a volume unlock would refuse is never enrolled.
+    public static func checkVolume(_ header: LUKSHeader, allowDiscards: Bool = false) -> [String] {
         var problems: [String] = []
+        let config = header.json["config"]
+        for flag in config?["flags"]?.arrayValue ?? [] {
+            let name = flag.stringValue ?? "?"
+            if !(allowDiscards && name == "allow-discards") {
+                problems.append("the header sets the persistent flag '\(name)', which the configuration does not allow")
+            }
+        }
+        if let requirements = config?["requirements"], requirements != .null {
+            let mandatory = requirements["mandatory"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            problems.append(
+                "the header carries requirements (\(mandatory.isEmpty ? "present" : mandatory.joined(separator: ", "))), "
+                    + "which this agent does not accept")
+        }
         func cipherProblem(_ value: JSONValue?, _ place: String) {
             guard let cipher = value?.stringValue else {
                 problems.append("\(place) has no encryption")
@@ -48,7 +92,7 @@ public enum HeaderPolicy {
             }
         }
         guard case .object(let segments)? = header.json["segments"], !segments.isEmpty else {
-            return ["the header has no data segment"]
+            return problems + ["the header has no data segment"]
         }
         for (id, segment) in segments {
             if segment["type"]?.stringValue != "crypt" {
@@ -58,12 +102,31 @@ public enum HeaderPolicy {
             if let size = segment["sector_size"]?.uint64Value, !allowedSectorSizes.contains(size) {
                 problems.append("segment \(id) has sector size \(size)")
             }
+            if let flags = segment["flags"]?.arrayValue, !flags.isEmpty {
+                problems.append(
+                    "segment \(id) has flags (\(flags.compactMap(\.stringValue).joined(separator: ", "))), e.g. an "
+                        + "unfinished re-encryption")
+            }
             if segment["integrity"] != nil {
                 problems.append("segment \(id) uses dm-integrity, which this agent does not accept")
             }
         }
+        return problems
+    }
+
+    static func checkKeyslot(_ header: LUKSHeader, _ slot: Int32, into problems: inout [String]) {
+        func cipherProblem(_ value: JSONValue?, _ place: String) {
+            guard let cipher = value?.stringValue else {
+                problems.append("\(place) has no encryption")
+                return
+            }
+            if cipher.contains("null") || cipher.contains("ecb") || !allowedCiphers.contains(cipher) {
+                problems.append("\(place) uses '\(cipher)', which is not an allowed cipher")
+            }
+        }
         guard let keyslot = header.keyslot(slot) else {
-            return problems + ["keyslot \(slot) named by the token does not exist"]
+            problems.append("keyslot \(slot) named by the token does not exist")
+            return
         }
         if keyslot["type"]?.stringValue != "luks2" { problems.append("keyslot \(slot) is not a luks2 keyslot") }
         if let size = keyslot["key_size"]?.uint64Value, size != 32 && size != 64 {
@@ -91,6 +154,5 @@ public enum HeaderPolicy {
                 problems.append("digest \(id) is not pbkdf2-sha256/512 with at least 1000 iterations")
             }
         }
-        return problems
     }
 }

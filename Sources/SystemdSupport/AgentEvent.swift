@@ -15,6 +15,7 @@ public enum AgentEvent: String, CaseIterable, Sendable {
     case configurationProblem = "configuration-problem"
     case secretServed = "secret-served"
     case secretDenied = "secret-denied"
+    case poweringOff = "powering-off"
 
     /// The 128-bit MESSAGE_ID (lower-case hex, no dashes), fixed forever.
     public var messageID: String {
@@ -31,6 +32,7 @@ public enum AgentEvent: String, CaseIterable, Sendable {
         case .configurationProblem: "8c1e5ad4a4d94b3f9a0e2b1c7d6f5e0a"
         case .secretServed: "8c1e5ad4a4d94b3f9a0e2b1c7d6f5e0b"
         case .secretDenied: "8c1e5ad4a4d94b3f9a0e2b1c7d6f5e0c"
+        case .poweringOff: "8c1e5ad4a4d94b3f9a0e2b1c7d6f5e0d"
         }
     }
 }

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Errors from guest devices and the simulator, with firmware and host status kept as data.
 
+import AgentBase
+
 /// A failure to talk to the TEE.
-public struct DeviceError: Error, CustomStringConvertible, Equatable {
+public struct DeviceError: CodedError, Equatable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private let name: String
         public var description: String { name }
@@ -39,5 +41,6 @@ public struct DeviceError: Error, CustomStringConvertible, Equatable {
     }
 
     public var description: String { message }
+    public var errorCode: ErrorCode { ErrorCode(code.description) }
     public static func == (lhs: Self, rhs: Self) -> Bool { lhs.code == rhs.code }
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The choke point: the only file that opens guest devices and calls the C shim's ioctls.
 
+import AgentBase
 import CTEEGuest
 import SecureMemory
 
@@ -122,4 +123,8 @@ public enum ProcessControls {
     /// PR_SET_DUMPABLE 0: the kernel writes no core dump and refuses same-uid ptrace. Returns 0 or -errno.
     @discardableResult
     public static func disableDumping() -> Int32 { cca_disable_dumping() }
+
+    /// sync(), then power the machine off at once (reboot(RB_POWER_OFF)). Returns -errno only when the
+    /// kernel refused (no CAP_SYS_BOOT); otherwise it does not return.
+    public static func powerOff() -> Int32 { cca_power_off() }
 }

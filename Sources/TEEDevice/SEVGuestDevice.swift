@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // /dev/sev-guest: extended reports with their certificate table, and MSG_KEY_REQ derived keys.
 
+import AgentBase
 import SecureMemory
 import TEEEvidence
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // configfs-tsm (/sys/kernel/config/tsm/report, Linux 6.7+): reports and quotes through one interface.
 
+import AgentBase
 import SecureMemory
 import TEEEvidence
 

@@ -14,16 +14,16 @@ import Glibc
 struct StatusReportTests {
     static let failedBoot = BootState(
         startedAt: "2026-11-24T10:00:00Z", bootPhase: "initrd", tee: "snp", broker: "https://kbs.example:8443",
-        outcome: "failed",
+        outcome: .failed,
         phases: [
-            .init(name: "platform", outcome: "ok", durationMilliseconds: 2),
+            .init(name: "platform", outcome: .ok, durationMilliseconds: 2),
             .init(
-                name: "attest", outcome: "failed", durationMilliseconds: 90_000, errorCode: "broker.unreachable",
+                name: "attest", outcome: .failed, durationMilliseconds: 90_000, errorCode: "broker.unreachable",
                 message: "failed to connect to 'https://kbs.example:8443': connection refused"),
         ],
         volumes: [
             .init(
-                device: "/dev/vda2", name: "root", outcome: "failed", errorCode: "broker.unreachable",
+                device: "/dev/vda2", name: "root", outcome: .failed, errorCode: "broker.unreachable",
                 message: "no key: the broker was not reached")
         ],
         totalMilliseconds: 90_002)
@@ -135,10 +135,10 @@ struct StatusProbeTests {
     func refusedByPolicy() {
         let state = BootState(
             startedAt: "2026-11-24T10:00:00Z", bootPhase: "initrd", tee: "snp", broker: "https://kbs:8443",
-            outcome: "failed",
+            outcome: .failed,
             phases: [
                 .init(
-                    name: "attest", outcome: "failed", durationMilliseconds: 40, errorCode: "broker.policy-deny",
+                    name: "attest", outcome: .failed, durationMilliseconds: 40, errorCode: "broker.policy-deny",
                     message: "the broker's policy denied this resource")
             ], volumes: [], totalMilliseconds: 41)
         let text = StatusSection.lastBoot(state).findings.map { "\($0.message) → \($0.hint)" }.joined()

@@ -1,25 +1,51 @@
 // SPDX-License-Identifier: Apache-2.0
 // The broker's protocol logic, in process: Trustee's statuses and error bodies, cookies, policy, tokens.
 
-import Broker
 import Cryptography
 import Foundation
 import KBSProtocol
+import Logging
 import SecureMemory
 import TestSupport
 import Testing
+
+@testable import Broker
+
+/// Records the audit lines a broker writes: message and metadata.
+final class AuditRecorder: LogHandler, @unchecked Sendable {
+    private let lock = NSLock()
+    private var recorded: [(message: String, metadata: [String: String])] = []
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let fields = (event.metadata ?? [:]).mapValues { "\($0)" }
+        lock.withLock { recorded.append((event.message.description, fields)) }
+    }
+
+    var lines: [(message: String, metadata: [String: String])] { lock.withLock { recorded } }
+    var logger: Logger { Logger(label: "ccbroker.audit") { _ in self } }
+}
 
 struct BrokerHarness {
     let directory: String
     let broker: KBSBroker
     let store: ResourceStore
 
-    init(policy: AppraisalPolicy = AppraisalPolicy(), sessionLifetime: TimeInterval = 300) throws {
+    init(
+        policy: AppraisalPolicy = AppraisalPolicy(), sessionLifetime: TimeInterval = 300,
+        audit: Logger = Logger(label: "ccbroker.audit")
+    ) throws {
         directory = try Fixtures.temporaryDirectory("ccagent-broker")
         store = ResourceStore(directory: directory + "/resources")
         var configuration = BrokerConfiguration(resources: store, policy: policy, allowSample: true)
         configuration.sessionLifetime = sessionLifetime
-        broker = try KBSBroker(configuration: configuration)
+        broker = try KBSBroker(configuration: configuration, audit: audit)
     }
 
     func post(_ path: String, _ body: JSONValue, cookie: String? = nil) -> BrokerResponse {
@@ -120,6 +146,55 @@ struct BrokerTests {
         let stale = AttestationRequest(
             runtimeData: otherNonce, primaryEvidence: EvidenceJSON.sample(digest: otherNonce.digest(.sha384)))
         #expect(harness.post("/kbs/v0/attest", stale.json, cookie: cookie).status == 401)
+    }
+
+    @Test(
+        "a token whose annotated evidence cannot be read (unparsable or missing report, unknown TEE) is denied",
+        arguments: [
+            ("snp", JSONValue.object([("snp", .object([("raw_report", .string(Base64.encode([1, 2, 3])))]))])),
+            ("snp", .object([("snp", .object([("measurement", .string("00"))]))])),
+            ("snp", .object([("snp", .object([("raw_report", .string("not base64!"))]))])),
+            (
+                "tdx",
+                .object([("tdx", .object([("raw_quote", .string(Base64.encode([UInt8](repeating: 4, count: 700))))]))])
+            ),
+            ("tdx", .object([])),
+            ("sgx", .object([])),
+        ])
+    func unreadableEvidence(tee: String, claims: JSONValue) throws {
+        let recorder = AuditRecorder()
+        let harness = try BrokerHarness(audit: recorder.logger)
+        let path = try #require(ResourcePath("default/key/one"))
+        try harness.store.put(path, value: SecretBytes(copying: Array("secret".utf8)))
+        // A token this broker signed (as after a successful /attest) whose evidence does not re-parse.
+        let key = try TEEKeyPair(type: .p256)
+        let token = try harness.broker.issueToken(
+            tee: tee, claims: claims, runtime: RuntimeData(nonce: "n", teePubKey: key.publicJWK))
+        let response = harness.get("/kbs/v0/resource/default/key/one", bearer: token)
+        #expect(response.status == 401 && harness.errorVariant(response) == "PolicyDeny")
+        let line = try #require(recorder.lines.last)
+        #expect(line.message == "resource deny")
+        #expect(line.metadata["rule"]?.hasPrefix("unreadable evidence: ") == true, "\(line.metadata)")
+        #expect(line.metadata["tee"] == tee)
+    }
+
+    @Test("sample evidence is served only by a broker that accepts sample evidence")
+    func sampleNeedsAllowSample() throws {
+        let recorder = AuditRecorder()
+        let directory = try Fixtures.temporaryDirectory("ccagent-broker")
+        defer { Fixtures.removeTree(directory) }
+        let store = ResourceStore(directory: directory + "/resources")
+        try store.put(try #require(ResourcePath("default/key/one")), value: SecretBytes(copying: [1]))
+        let broker = try KBSBroker(configuration: BrokerConfiguration(resources: store), audit: recorder.logger)
+        let key = try TEEKeyPair(type: .p256)
+        let token = try broker.issueToken(
+            tee: "sample", claims: .object([]), runtime: RuntimeData(nonce: "n", teePubKey: key.publicJWK))
+        let response = broker.handle(
+            BrokerRequest(
+                method: "GET", path: "/kbs/v0/resource/default/key/one", cookie: nil, bearer: token, body: [],
+                peer: "test"))
+        #expect(response.status == 401 && ErrorInformation(body: response.body)?.variant == "PolicyDeny")
+        #expect(recorder.lines.last?.metadata["rule"]?.hasPrefix("sample evidence: ") == true)
     }
 
     @Test("an expired session no longer attests or serves resources")

@@ -14,6 +14,7 @@ struct CollateralVector: Sendable, CustomTestStringConvertible {
     var files: [String]
     var at: String
     var failures: [String]
+    var codes: [VerificationFailure.Code]
     var passed: [String]
     var testDescription: String { quote }
 
@@ -26,6 +27,7 @@ struct CollateralVector: Sendable, CustomTestStringConvertible {
                 "intel-pckcrl-platform-2023-06-08.der", "intel-rootcrl-2023-04-03.der",
             ],
             at: "2023-07-01T00:00:00Z", failures: ["tcb status: no matching TCB level"],
+            codes: [.platformTCBNotUpToDate],
             passed: [
                 "QE identity: UpToDate", "collateral signatures", "TDX module identity",
                 "not revoked (CRL of 'CN=Intel SGX PCK Platform CA')", "not revoked (CRL of 'CN=Intel SGX Root CA')",
@@ -35,11 +37,12 @@ struct CollateralVector: Sendable, CustomTestStringConvertible {
             quote: "fmspc00a06d080000-v4-quote.dat",
             files: ["tdx-tcbinfo-00a06d080000-2025-10-27.json", "tdx-qeidentity-2025-10-28.json"],
             at: "2025-11-01T00:00:00Z", failures: ["tcb status: OutOfDate"],
+            codes: [.platformTCBNotUpToDate],
             passed: ["QE identity: UpToDate", "collateral signatures", "TDX module TDX_03 TCB status: UpToDate"]),
         // TDX 1.5: platform level UpToDate, module TDX_01 isvsvn 11 ≥ 6 UpToDate.
         CollateralVector(
             quote: "tdx15-v5-quote.dat", files: ["tdx-tcbinfo-90c06f000000-2026-02-01.json"],
-            at: "2026-02-15T00:00:00Z", failures: [],
+            at: "2026-02-15T00:00:00Z", failures: [], codes: [],
             passed: ["collateral signatures", "TCB status: UpToDate", "TDX module TDX_01 TCB status: UpToDate"]),
     ]
 
@@ -62,6 +65,7 @@ struct CollateralStatusTests {
             quote: Fixtures.bytes("tdx/" + vector.quote), collateralDirectory: directory,
             at: Date(vector.at, strategy: .iso8601))
         #expect(result.failures == vector.failures)
+        #expect(result.codes == vector.codes)
         for check in vector.passed { #expect(result.passed.contains(check), "\(result.passed)") }
     }
 
@@ -73,6 +77,7 @@ struct CollateralStatusTests {
         let result = try EvidenceVerifier.verifyTDX(
             quote: Fixtures.bytes("tdx/" + vector.quote), collateralDirectory: directory,
             at: Date("2026-01-15T00:00:00Z", strategy: .iso8601))
+        #expect(result.codes.filter { $0 == .collateralExpired }.count == 2)
         #expect(result.failures.contains { $0.hasPrefix("collateral: TCB info expired") })
         #expect(result.failures.contains { $0.hasPrefix("collateral: QE identity expired") })
     }
@@ -88,12 +93,14 @@ struct CollateralStatusTests {
         #expect(
             late.failures.contains { $0.hasPrefix("collateral: the CRL of 'CN=Intel SGX PCK Platform CA' expired") })
         #expect(!late.failures.contains { $0.contains("CRL of 'CN=Intel SGX Root CA'") })
+        #expect(late.codes.contains(.crlExpired))
         // Flip one bit of the root CRL's signature (its last byte).
         var crl = try Fixtures.bytes("collateral/intel-rootcrl-2023-04-03.der")
         crl[crl.count - 1] ^= 0x01
         try Data(crl).write(to: URL(fileURLWithPath: directory + "/intel-rootcrl-2023-04-03.der"))
         let forged = try EvidenceVerifier.verifyTDX(
             quote: quote, collateralDirectory: directory, at: Date(vector.at, strategy: .iso8601))
+        #expect(forged.codes.contains(.crlSignatureMismatch))
         #expect(
             forged.failures.contains(
                 "crl signature: the CRL of 'CN=Intel SGX Root CA' does not verify with its certificate"))

@@ -8,42 +8,66 @@ import TEEEvidence
 import TestSupport
 import Testing
 
-/// The check names a failure may start with (`"<check>: <detail>"`).
-private let snpChecks = [
-    "report signature", "vcek chain", "vlek chain", "vcek", "vlek", "ark", "validity", "tcb", "tcb mismatch",
-    "chip id", "product", "signing key",
+/// SNP report fields whose flip, besides breaking the signature, another check sees (or that decide which
+/// key signed): offset range → the codes such a flip may add.
+private let snpFieldsOtherChecksRead: [(Range<Int>, Set<VerificationFailure.Code>)] = [
+    (0x34..<0x38, [.unsupportedSignatureAlgorithm]),  // SIGNATURE_ALGO
+    (0x48..<0x4C, [.unsignedReport, .missingSigningCertificate]),  // KEY_INFO
+    (0x180..<0x188, [.tcbMismatch]),  // REPORTED_TCB
+    (0x188..<0x18B, [.productMismatch]),  // CPUID_FAM_ID, CPUID_MOD_ID, CPUID_STEP
+    (0x1A0..<0x1E0, [.chipIDMismatch]),  // CHIP_ID
 ]
 
-private func check(_ failure: String) -> String { String(failure.prefix { $0 != ":" }) }
+/// What a certificate flip may be rejected with: the chain breaks, and checks reading the changed
+/// certificate (its key, its SPL or hwID extensions, its validity) may fail too.
+private let snpCertificateFlipCodes: Set<VerificationFailure.Code> = [
+    .missingSigningCertificate, .missingIntermediate, .missingRoot, .untrustedRoot, .reportSignatureMismatch,
+    .tcbMismatch, .missingTCBExtension, .chipIDMismatch, .certificateNotValid, .productMismatch,
+]
 
 @Suite("Failures name the check")
 struct NamedFailureTests {
-    @Test("flipping sampled bits across the SNP signed region fails 'report signature'", arguments: SNPChainVector.all)
+    @Test(
+        "a flip in the SNP signed region fails the report signature, plus only checks reading that field",
+        arguments: SNPChainVector.all)
     func snpSignedRegion(vector: SNPChainVector) throws {
         let (report, certificates, date) = try vector.load()
         // Every region (header, policy, TCBs, REPORT_DATA, MEASUREMENT, ..., CHIP_ID) and every bit position.
+        var tested = 0
+        var exact = 0
         for offset in stride(from: 0, to: SNPReport.signedRange.upperBound, by: 13) {
             var bytes = report.rawBytes
             bytes[offset] ^= UInt8(1) << (offset % 8)
             guard let tampered = try? SNPReport(parsing: bytes) else { continue }  // rejected by the parser
-            let result = SNPVerifier.verify(report: tampered, certificates: certificates, at: date)
-            #expect(
-                result.failures.contains { check($0) == "report signature" },
-                "flip at 0x\(String(offset, radix: 16)): \(result.failures)")
+            tested += 1
+            let codes = SNPVerifier.verify(report: tampered, certificates: certificates, at: date).codes
+            let location = "flip at 0x\(String(offset, radix: 16)): \(codes)"
+            if let (_, others) = snpFieldsOtherChecksRead.first(where: { $0.0.contains(offset) }) {
+                #expect(!codes.isEmpty, "\(location)")
+                #expect(Set(codes).isSubset(of: others.union([.reportSignatureMismatch])), "\(location)")
+            } else {
+                exact += 1
+                #expect(codes == [.reportSignatureMismatch], "\(location)")
+            }
         }
+        // 52 sampled offsets; the parser rejects 14-16 of them (reserved fields, must-be-zero bits), and 7 fall
+        // in fields another check reads.
+        #expect(tested >= 36, "only \(tested) flips parsed")
+        #expect(exact >= 29, "only \(exact) flips had a determined outcome")
         // The signature itself: R and S.
         for offset in [0x2A0, 0x2C3, 0x2E8, 0x30F] {
             var bytes = report.rawBytes
             bytes[offset] ^= 0x80
             let result = SNPVerifier.verify(report: try SNPReport(parsing: bytes), certificates: certificates, at: date)
-            #expect(result.failures.contains { check($0) == "report signature" })
+            #expect(result.codes == [.reportSignatureMismatch])
         }
     }
 
-    @Test("flipping sampled bits in the VCEK, ASK or ARK is rejected naming a chain or signature check")
+    @Test("flipping sampled bits in the VCEK, ASK or ARK breaks the chain, and fails nothing unrelated")
     func snpCertificates() throws {
         for vector in [SNPChainVector.all[0], SNPChainVector.all[1], SNPChainVector.all[7]] {
             let (report, certificates, date) = try vector.load()
+            var tested = 0
             for index in certificates.indices {
                 let der = certificates[index].der
                 // The signed part (TBSCertificate) starts at 4 and is 4 + its 2-byte length long.
@@ -52,14 +76,18 @@ struct NamedFailureTests {
                     var flipped = der
                     flipped[offset] ^= UInt8(1) << (offset % 8)
                     guard let broken = try? Certificate(der: flipped) else { continue }
+                    tested += 1
                     var set = certificates
                     set[index] = broken
-                    let result = SNPVerifier.verify(report: report, certificates: set, at: date)
-                    #expect(!result.trusted, "\(vector.report) certificate \(index) flip at \(offset) accepted")
-                    #expect(
-                        result.failures.allSatisfy { snpChecks.contains(check($0)) }, "\(result.failures)")
+                    let codes = SNPVerifier.verify(report: report, certificates: set, at: date).codes
+                    let location = "\(vector.report) certificate \(index) flip at \(offset): \(codes)"
+                    // The flipped certificate's own signature no longer verifies: a link of the chain is gone.
+                    #expect(codes.contains { $0.family == .chain }, "\(location)")
+                    #expect(Set(codes).isSubset(of: snpCertificateFlipCodes), "\(location)")
                 }
             }
+            // 3 certificates × 9-10 sampled offsets; about half make the certificate unreadable (not counted).
+            #expect(tested >= 14, "\(vector.report): only \(tested) certificate flips parsed")
         }
     }
 
@@ -77,44 +105,58 @@ struct NamedFailureTests {
             let qeSignature = qeReport + 384
             let authData = qeSignature + 64 + 2
             let chain = authData + quote.qeAuthData.count + 2 + 4
-            let regions: [(String, Range<Int>, [String])] = [
-                ("header and body", 0..<signedEnd, ["quote signature"]),
-                ("quote signature", signature..<key, ["quote signature"]),
-                ("attestation key", key..<key + 64, ["quote signature", "qe report data"]),
-                ("QE report", qeReport..<qeSignature, ["qe report signature"]),
-                ("QE report signature", qeSignature..<qeSignature + 64, ["qe report signature"]),
-                ("QE auth data", authData..<authData + quote.qeAuthData.count, ["qe report data"]),
+            // Each region and the exact failures a flip in it gives (QE REPORTDATA, the last 64 bytes of the
+            // QE report, is also what binds the attestation key).
+            let qeReportData = qeReport + 320..<qeSignature
+            let regions: [(String, Range<Int>, (Int) -> [VerificationFailure.Code])] = [
+                ("header and body", 0..<signedEnd, { _ in [.quoteSignatureMismatch] }),
+                ("quote signature", signature..<key, { _ in [.quoteSignatureMismatch] }),
+                ("attestation key", key..<key + 64, { _ in [.quoteSignatureMismatch, .qeReportDataMismatch] }),
+                (
+                    "QE report", qeReport..<qeSignature,
+                    {
+                        qeReportData.contains($0)
+                            ? [.qeReportDataMismatch, .qeReportSignatureMismatch] : [.qeReportSignatureMismatch]
+                    }
+                ),
+                ("QE report signature", qeSignature..<qeSignature + 64, { _ in [.qeReportSignatureMismatch] }),
+                ("QE auth data", authData..<authData + quote.qeAuthData.count, { _ in [.qeReportDataMismatch] }),
             ]
+            var tested = 0
             for (name, range, expected) in regions {
                 for offset in stride(from: range.lowerBound, to: range.upperBound, by: max(1, range.count / 11)) {
                     var flipped = bytes
                     flipped[offset] ^= UInt8(1) << (offset % 8)
                     guard let tampered = try? TDXQuote(parsing: flipped) else { continue }
-                    let failures = TDXVerifier.verify(quote: tampered, at: date).failures.map(check)
-                    #expect(
-                        expected.allSatisfy(failures.contains), "\(file) \(name) flip at \(offset): \(failures)")
+                    tested += 1
+                    let codes = TDXVerifier.verify(quote: tampered, at: date).codes
+                    #expect(codes == expected(offset), "\(file) \(name) flip at \(offset): \(codes)")
                 }
             }
+            // 6 regions × 11-12 sampled offsets; the parser rejects flips in a few header fields.
+            #expect(tested >= 60, "\(file): only \(tested) flips parsed")
             // The PCK chain (leaf, PCK Platform CA, root) is PEM text: change base64 characters across all
             // three certificates (a changed character flips 1-6 bits of the DER).
             let chainLength = quote.pckChain.count
             let begin = Array("-----BEGIN CERTIFICATE-----\n".utf8)
             #expect(Array(bytes[chain..<chain + begin.count]) == begin)
             let base64 = Set(Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8))
-            var tested = 0
+            let chainCodes: Set<VerificationFailure.Code> = [
+                .qeReportSignatureMismatch, .unreadablePCKChain, .missingRoot, .brokenChain, .untrustedRoot,
+                .certificateNotValid,
+            ]
+            var testedChain = 0
             for offset in stride(from: chain + begin.count, to: chain + chainLength - 100, by: 89)
             where base64.contains(bytes[offset]) {
                 var flipped = bytes
                 flipped[offset] = flipped[offset] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
                 guard let tampered = try? TDXQuote(parsing: flipped) else { continue }
-                tested += 1
-                let failures = TDXVerifier.verify(quote: tampered, at: date).failures.map(check)
-                #expect(!failures.isEmpty, "\(file) PCK flip at \(offset) accepted")
-                #expect(
-                    failures.allSatisfy { ["qe report signature", "pck chain", "validity", "root"].contains($0) },
-                    "\(failures)")
+                testedChain += 1
+                let codes = TDXVerifier.verify(quote: tampered, at: date).codes
+                #expect(!codes.isEmpty, "\(file) PCK flip at \(offset) accepted")
+                #expect(Set(codes).isSubset(of: chainCodes), "\(codes)")
             }
-            #expect(tested > 30, "only \(tested) PCK chain positions were tested")
+            #expect(testedChain > 30, "only \(testedChain) PCK chain positions were tested")
         }
     }
 
@@ -123,9 +165,10 @@ struct NamedFailureTests {
         let quote = try TDXQuote(parsing: Fixtures.bytes("tdx/spr-e4-v4-quote.dat"))
         let late = try Date("2030-01-01T00:00:00Z", strategy: .iso8601)
         let result = TDXVerifier.verify(quote: quote, at: late)
-        #expect(result.failures.contains { check($0) == "validity" })
+        #expect(Set(result.codes) == [.certificateNotValid], "\(result.failures)")
+        #expect(result.failures.allSatisfy { $0.hasPrefix("validity: '") && $0.contains(" is not valid at ") })
         let early = try Date("2022-01-01T00:00:00Z", strategy: .iso8601)
-        #expect(TDXVerifier.verify(quote: quote, at: early).failures.contains { check($0) == "validity" })
+        #expect(Set(TDXVerifier.verify(quote: quote, at: early).codes) == [.certificateNotValid])
     }
 }
 
@@ -189,8 +232,13 @@ struct EvidenceVerifierTests {
     func rejectedOutcome() throws {
         let (report, _, date) = try SNPChainVector.all[0].load()
         let result = try EvidenceVerifier.verifySNP(report: report.rawBytes, certificates: [], at: date)
-        #expect(result.outcome == .rejected(result.failures))
-        #expect(!result.failures.isEmpty)
+        #expect(result.outcome == .rejected(result.rejections))
+        #expect(result.codes == [.missingSigningCertificate])
+        #expect(
+            result.failures == [
+                "vcek: no VCEK certificate given (pass it with --cert, or use an extended report with its certificate "
+                    + "table)"
+            ])
     }
 
     @Test("an extra root is trusted only when passed; a chain to an unknown root is rejected naming 'ark'")
@@ -206,7 +254,10 @@ struct EvidenceVerifierTests {
         // The real VCEK and ASK, but an ARK that did not sign the ASK: the chain is broken.
         let broken = SNPVerifier.verify(
             report: report, certificates: [certificates[0], certificates[1]], extraRoots: [ark], at: date)
-        #expect(broken.failures.contains { check($0) == "vcek chain" }, "\(broken.failures)")
+        #expect(broken.codes == [.missingRoot], "\(broken.failures)")
+        // With no ASK at all, the VCEK has no issuer.
+        let noASK = SNPVerifier.verify(report: report, certificates: [certificates[0]], extraRoots: [ark], at: date)
+        #expect(noASK.codes == [.missingIntermediate], "\(noASK.failures)")
         // An extra root changes nothing for a chain to AMD's pinned ARK.
         let roots = try EvidenceVerifier.loadCertificates(
             [(name: "ark.pem", bytes: Array(ark.pem.utf8))], what: "trust root")

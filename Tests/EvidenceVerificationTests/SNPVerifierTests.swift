@@ -63,47 +63,58 @@ struct SNPVerifierTests {
         #expect(result.passed.contains("report signature"))
     }
 
-    @Test("a flipped bit anywhere in the signed region fails the report signature", arguments: SNPChainVector.all)
+    @Test("a flipped bit anywhere in the signed region is rejected", arguments: SNPChainVector.all)
     func tamperedReport(vector: SNPChainVector) throws {
         let (report, certificates, date) = try vector.load()
-        // Fields whose flip the parser itself rejects (reserved) are skipped: that is a failure too.
+        // Flips the parser itself rejects (reserved fields) are not counted: they never reach the verifier.
+        var tested = 0
         for offset in stride(from: 0, to: 0x2A0, by: 29) {
             var bytes = report.rawBytes
             bytes[offset] ^= 0x01
             guard let tampered = try? SNPReport(parsing: bytes) else { continue }
+            tested += 1
             let result = SNPVerifier.verify(report: tampered, certificates: certificates, at: date)
             #expect(!result.trusted, "flip at 0x\(String(offset, radix: 16)) was accepted")
         }
+        // 24 sampled offsets; the parser rejects 7-8 of them (reserved fields, must-be-zero bits).
+        #expect(tested >= 16, "only \(tested) flips parsed")
         var bytes = report.rawBytes
         bytes[0x2A0] ^= 0x01  // signature R
         let result = SNPVerifier.verify(report: try SNPReport(parsing: bytes), certificates: certificates, at: date)
-        #expect(result.failures.contains { $0.hasPrefix("report signature") })
+        #expect(result.codes == [.reportSignatureMismatch])
+        #expect(result.failures.first?.hasPrefix("report signature: does not verify with the ") == true)
     }
 
     @Test("a flipped bit in a certificate's signed part breaks the chain or the signature")
     func tamperedCertificates() throws {
         let vector = SNPChainVector.all[5]
         let (report, certificates, date) = try vector.load()
+        var tested = 0
         for index in certificates.indices {
             var der = certificates[index].der
             der[der.count / 2] ^= 0x04
             guard let broken = try? Certificate(der: der) else { continue }
+            tested += 1
             var set = certificates
             set[index] = broken
             let result = SNPVerifier.verify(report: report, certificates: set, at: date)
             #expect(!result.trusted, "tampered certificate \(index) accepted")
+            #expect(result.codes.contains { $0.family == .chain }, "\(result.failures)")
         }
+        #expect(tested == certificates.count, "only \(tested) of \(certificates.count) tampered certificates parsed")
     }
 
     @Test("without the VCEK, or with a chain from another product, it says so")
     func missingOrWrongChain() throws {
         let (report, _, date) = try SNPChainVector.all[5].load()
         let none = SNPVerifier.verify(report: report, certificates: [], at: date)
+        #expect(none.codes == [.missingSigningCertificate])
         #expect(none.failures.first?.hasPrefix("vcek: no VCEK certificate") == true)
         let vcek = try Certificate.parse(pemOrDER: Fixtures.bytes("snp/genoa-v3-vcek.pem"))
         let milan = try Certificate.parse(pemOrDER: Fixtures.bytes("certs/amd-milan-vcek-ask-ark.pem"))
         let wrong = SNPVerifier.verify(report: report, certificates: vcek + milan, at: date)
-        #expect(wrong.failures.contains { $0.hasPrefix("vcek chain") })
+        #expect(wrong.codes == [.missingIntermediate], "\(wrong.failures)")
+        #expect(wrong.failures == ["vcek chain: no ASK certificate signed the VCEK"])
     }
 
     @Test("certificates are checked at the given time: the AWS VLEK expired 2025-12-10")
@@ -111,7 +122,8 @@ struct SNPVerifierTests {
         let (report, certificates, _) = try SNPChainVector.all[1].load()
         let late = try Date("2026-01-01T00:00:00Z", strategy: .iso8601)
         let result = SNPVerifier.verify(report: report, certificates: certificates, at: late)
-        #expect(result.failures.contains { $0.hasPrefix("validity") && $0.contains("SEV-VLEK") })
+        #expect(result.codes == [.certificateNotValid])
+        #expect(result.failures.first?.contains("SEV-VLEK") == true)
     }
 
     @Test("a report paired with another chip's VCEK fails the signature and the chip id")
@@ -121,7 +133,58 @@ struct SNPVerifierTests {
             try Certificate.parse(pemOrDER: Fixtures.bytes($0))
         }
         let result = SNPVerifier.verify(report: report, certificates: other, at: date)
-        #expect(result.failures.contains { $0.hasPrefix("report signature") })
-        #expect(result.failures.contains { $0.hasPrefix("chip id") })
+        // The GCP VCEK also certifies another TCB, and was issued after the time of this report's chain.
+        #expect(result.codes.first == .reportSignatureMismatch)
+        #expect(result.codes.last == .chipIDMismatch)
+        #expect(Set(result.codes) == [.reportSignatureMismatch, .certificateNotValid, .tcbMismatch, .chipIDMismatch])
+    }
+
+    @Test("an unsigned report, or one whose signing key is masked, is rejected for that alone")
+    func unsigned() throws {
+        let (report, certificates, date) = try SNPChainVector.all[0].load()
+        // KEY_INFO: SIGNING_KEY (bits 4:2) 7 = none; MASK_CHIP_KEY (bit 1) with the VCEK.
+        for keyInfo: UInt8 in [0x1C, 0x02] {
+            var bytes = report.rawBytes
+            bytes[0x48] = keyInfo
+            let result = SNPVerifier.verify(report: try SNPReport(parsing: bytes), certificates: certificates, at: date)
+            #expect(result.codes == [.unsignedReport], "KEY_INFO \(bytes[0x48]): \(result.failures)")
+        }
+    }
+
+    @Test("a report whose SIGNATURE_ALGO is not ECDSA P-384 names the algorithm")
+    func signatureAlgorithm() throws {
+        let (report, certificates, date) = try SNPChainVector.all[0].load()
+        var bytes = report.rawBytes
+        bytes[0x34] = 2
+        let result = SNPVerifier.verify(report: try SNPReport(parsing: bytes), certificates: certificates, at: date)
+        #expect(result.codes == [.unsupportedSignatureAlgorithm])
+        #expect(result.failures == ["report signature: SIGNATURE_ALGO is 2, not 1 (ECDSA P-384 with SHA-384)"])
+    }
+
+    @Test("a chain to a root that is neither AMD's nor passed explicitly names the root; passed, it is trusted")
+    func untrustedRoot() throws {
+        let chain = try TestSNPChain()
+        let unknown = SNPVerifier.verify(
+            report: chain.report, certificates: [chain.vcek, chain.ask, chain.ark], at: chain.now)
+        #expect(unknown.codes == [.untrustedRoot], "\(unknown.failures)")
+        #expect(unknown.failures.first?.hasPrefix("ark: the root '") == true)
+        #expect(unknown.failures.first?.contains("ARK-Test") == true)
+        #expect(
+            unknown.failures.first?.hasSuffix("pass --trust-root only for roots you trust, such as the simulator's")
+                == true)
+        #expect(chain.verify([]).trusted)
+    }
+
+    @Test("a VCEK certifying another TCB is a TCB mismatch naming the component")
+    func tcbMismatch() throws {
+        let (report, certificates, date) = try SNPChainVector.all[0].load()
+        var bytes = report.rawBytes
+        bytes[0x187] ^= 0x01  // REPORTED_TCB microcode
+        let tampered = try SNPReport(parsing: bytes)
+        let result = SNPVerifier.verify(
+            report: tampered, certificates: certificates, at: date,
+            checks: [SNPReportedTCBCheck(), SNPChipIDCheck()])
+        #expect(result.codes == [.tcbMismatch])
+        #expect(result.failures.first?.hasPrefix("tcb mismatch: microcode (report ") == true)
     }
 }

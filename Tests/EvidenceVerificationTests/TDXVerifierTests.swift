@@ -35,12 +35,16 @@ struct TDXVerifierTests {
             Array(stride(from: 8, to: signedEnd, by: 41))
             + Array(stride(from: qeReportStart, to: qeReportStart + 384, by: 37)) + [qeReportStart + 384 + 64 + 2]
             + [quote.rawBytes.count - 900, quote.rawBytes.count - 300]
+        // Flips the parser itself rejects (header fields it checks) are not counted.
+        var tested = 0
         for offset in offsets {
             var flipped = bytes
             flipped[offset] ^= 0x02
             guard let tamperedQuote = try? TDXQuote(parsing: flipped) else { continue }
+            tested += 1
             #expect(!TDXVerifier.verify(quote: tamperedQuote, at: date).trusted, "flip at \(offset) accepted")
         }
+        #expect(tested >= offsets.count - 3, "only \(tested) of \(offsets.count) flips parsed")
     }
 
     @Test("with matching collateral, the signatures verify and a TCB status is reported")
@@ -67,7 +71,57 @@ struct TDXVerifierTests {
         let tampered = TDXVerifier.verify(
             quote: quote, collateral: try TDXCollateral(directory: directory),
             at: try Date("2025-11-01T00:00:00Z", strategy: .iso8601))
+        #expect(tampered.codes.contains(.collateralSignatureMismatch))
         #expect(tampered.failures.contains("collateral signature: TCB info"))
+    }
+
+    @Test("a PCK chain whose certificates sign each other in a loop is broken, even with the Intel root beside it")
+    func chainLoop() throws {
+        // Two attacker certificates, each signed by the other's key, and the genuine Intel root (public):
+        // the walk from the PCK must reach the root, not go round the loop.
+        let real = try TDXQuote(parsing: Fixtures.bytes("tdx/spr-e4-v4-quote.dat"))
+        let intelRoot = try Certificate.parse(pemOrDER: Fixtures.bytes("collateral/intel-sgx-root-ca.pem"))
+        let now = try Date("2024-01-01T00:00:00Z", strategy: .iso8601)
+        let pckKey = try PrivateKey.generateEC(.p256)
+        let otherKey = try PrivateKey.generateEC(.p256)
+        let pckName = [("CN", "Intel SGX PCK Certificate")]
+        let otherName = [("CN", "Intel SGX PCK Platform CA")]
+        let pck = try CertificateBuilder(
+            subject: pckName, serial: [1], notBefore: now - 3600, notAfter: now + 3600, publicKey: pckKey.publicKey
+        ).sign(issuer: otherName, key: otherKey, alg: .sha256, rsaPSS: false)
+        let other = try CertificateBuilder(
+            subject: otherName, serial: [2], notBefore: now - 3600, notAfter: now + 3600, publicKey: otherKey.publicKey
+        ).sign(issuer: pckName, key: pckKey, alg: .sha256, rsaPSS: false)
+        // A quote signed like the hardware signs one, by keys the attacker holds.
+        let attestationKey = try PrivateKey.generateEC(.p256)
+        let (_, x, y) = try #require(attestationKey.publicKey.ecCoordinates)
+        let authData = [UInt8](repeating: 7, count: 32)
+        var qeReport = real.qeReport.raw
+        qeReport.replaceSubrange(
+            320..<384, with: DigestAlgorithm.sha256.hash(x + y + authData) + [UInt8](repeating: 0, count: 32))
+        let (qr, qs) = try pckKey.signECDSA(.sha256, data: qeReport)
+        var forged = TDXQuote(
+            body: real.body, signature: [UInt8](repeating: 0, count: 64), attestationKey: x + y, qeReport: qeReport,
+            qeReportSignature: qr + qs, qeAuthData: authData,
+            pckChain: Array((pck.pem + other.pem + intelRoot.map(\.pem).joined()).utf8))
+        let (r, s) = try attestationKey.signECDSA(.sha256, data: forged.headerAndBody())
+        forged.setSignature(r + s)
+        let result = TDXVerifier.verify(quote: try TDXQuote(parsing: forged.rawBytes), at: now)
+        #expect(result.codes == [.brokenChain], "\(result.failures)")
+        #expect(result.passed.contains("quote signature") && result.passed.contains("QE report signature by the PCK"))
+    }
+
+    @Test("a CCEL log that does not replay to the quote's RTMRs is named")
+    func replayMismatch() throws {
+        let log = try Fixtures.bytes("tdx/gcp-cos113-ccel-data.dat")
+        let quote = try Fixtures.bytes("tdx/gcp-cos113-v4-quote.dat")
+        let at = try Date("2024-09-01T00:00:00Z", strategy: .iso8601)
+        let matching = try EvidenceVerifier.verifyTDX(quote: quote, eventLog: log, at: at)
+        #expect(matching.trusted && matching.passed.contains("event log replays to RTMR0-3"), "\(matching.failures)")
+        let other = try EvidenceVerifier.verifyTDX(
+            quote: Fixtures.bytes("tdx/azure-v4-quote.dat"), eventLog: log,
+            at: Date("2024-06-01T00:00:00Z", strategy: .iso8601))
+        #expect(other.codes == [.rtmrMismatch], "\(other.failures)")
     }
 
     @Test("the CCEL log replays to exactly RTMR0–3 of the GCP quote")

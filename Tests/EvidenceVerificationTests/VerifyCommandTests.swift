@@ -55,9 +55,9 @@ struct VerifyJSON: Decodable {
     }
 }
 
-@Suite("ccagent verify (the built binary)")
-struct VerifyCommandTests {
-    let ccagent = Fixtures.repositoryRoot + "/.build/debug/ccagent"
+@Suite("ccagent verify (the built binary)", .tags(.integration))
+struct VerifyCommandIntegrationTests {
+    let ccagent = Binaries.ccagent
     let corpus = Fixtures.testVectors
 
     func run(_ arguments: [String]) throws -> Subprocess.Result {

@@ -49,8 +49,8 @@ final class StubKBS: @unchecked Sendable {
     }
 }
 
-@Suite("KBS client against an independent KBS", .serialized)
-struct ClientTests {
+@Suite("KBS client against an independent KBS", .serialized, .tags(.integration))
+struct ClientIntegrationTests {
     let resource = ResourcePath("default/test/key") ?? ResourcePath("a/b/c").unsafelyUnwrapped
 
     @Test("fetches the right bytes with each key type", arguments: TEEKeyType.allCases)

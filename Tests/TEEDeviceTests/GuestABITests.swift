@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The kernel ABI at the byte level, platform detection and configfs-tsm on trees that imitate sysfs.
 
+import AgentBase
 import TEEDevice
 import TEEEvidence
 import TestSupport

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The simulator: faithful, verifiable SNP reports and MSG_KEY_REQ-like derived keys.
 
+import AgentBase
 import Cryptography
 import EvidenceVerification
 import FoundationEssentials

@@ -52,6 +52,36 @@ public final class BackgroundProcess: @unchecked Sendable {
 
     private var reaped = false
 
+    /// Sends SIGTERM and waits up to `seconds` for the process to exit: its wait status, or nil when it
+    /// did not (it is then killed).
+    public func terminate(within seconds: Double) -> Int32? {
+        guard !reaped else { return nil }
+        Glibc.kill(pid, SIGTERM)
+        var status: Int32 = 0
+        var waited = 0.0
+        while waited < seconds {
+            if waitpid(pid, &status, WNOHANG) == pid {
+                reaped = true
+                return status
+            }
+            usleep(20_000)
+            waited += 0.02
+        }
+        signal(SIGKILL)
+        return nil
+    }
+
+    /// Sends `signal` and reaps the process; returns its wait status.
+    @discardableResult
+    public func signal(_ signal: Int32) -> Int32 {
+        var status: Int32 = 0
+        guard !reaped else { return status }
+        reaped = true
+        Glibc.kill(pid, signal)
+        waitpid(pid, &status, 0)
+        return status
+    }
+
     public func stop() {
         guard !reaped else { return }
         reaped = true

@@ -34,12 +34,12 @@ cp "$work/fast.img" "$work/ccagent-fast.img"
 cp "$work/fast.img" "$work/clevis-fast.img"
 
 # ccagent: its own keyslot (pbkdf2-sha512, 1000 it., priority prefer) and token; secret at the broker.
-"$bin/ccagent" enroll "$work/ccagent.img" --broker "$url" --ca "$ca" --resource default/bench/luks --bind broker \
+"$bin/ccagent" enroll "$work/ccagent.img" --broker "$url" --ca "$ca" --resource default/luks/bench --bind broker \
     --key-file "$work/pass" --secret-out "$work/volume-secret" >/dev/null 2>&1
-"$bin/ccbroker" resource put --resources "$res" default/bench/luks --in "$work/volume-secret" >/dev/null
-"$bin/ccagent" enroll "$work/ccagent-fast.img" --broker "$url" --ca "$ca" --resource default/bench/luks-fast \
+"$bin/ccbroker" resource put --resources "$res" default/luks/bench --in "$work/volume-secret" >/dev/null
+"$bin/ccagent" enroll "$work/ccagent-fast.img" --broker "$url" --ca "$ca" --resource default/luks/bench-fast \
     --bind broker --key-file "$work/pass" --secret-out "$work/volume-secret" >/dev/null 2>&1
-"$bin/ccbroker" resource put --resources "$res" default/bench/luks-fast --in "$work/volume-secret" >/dev/null
+"$bin/ccbroker" resource put --resources "$res" default/luks/bench-fast --in "$work/volume-secret" >/dev/null
 rm -f "$work/volume-secret"
 
 # tang on 127.0.0.1, and clevis bound to it (its keyslot: pbkdf2-sha256, 1000 it., priority normal).

@@ -5,7 +5,8 @@
 #
 # Usage: luks2_tamper.py IMAGE EDIT   where EDIT is one of:
 #   token-broker URL | token-resource PATH | segment-cipher NAME | area-cipher SLOT NAME |
-#   digest-replace | token-drop-mac | token-copy-from OTHER_IMAGE | dump
+#   digest-replace | token-drop-mac | token-copy-from OTHER_IMAGE | config-flag NAME |
+#   config-requirement NAME | dump
 import hashlib
 import json
 import struct
@@ -65,6 +66,10 @@ def main():
     elif edit == "digest-replace":
         for digest in metadata["digests"].values():
             digest["salt"] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+    elif edit == "config-flag":
+        metadata["config"].setdefault("flags", []).append(args[0])
+    elif edit == "config-requirement":
+        metadata["config"].setdefault("requirements", {}).setdefault("mandatory", []).append(args[0])
     elif edit == "token-copy-from":
         _, other = read_header(bytearray(open(args[0], "rb").read()), 0)
         token = ccagent_token(other)

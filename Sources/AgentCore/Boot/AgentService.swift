@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // `ccagent daemon`: the boot unlock under systemd (Type=notify), then the credential socket after boot.
 
+import AgentBase
 import Dispatch
 import Logging
 import ServiceLifecycle
@@ -34,8 +35,9 @@ public struct AgentService: Service {
 
     public func run() async throws {
         let notifier = ServiceNotifier()
-        let state = BootUnlock.run(request, logger: logger, notifier: notifier)
-        let ready = notifier.ready(status: "boot unlock: \(state.outcome)")
+        // In the initrd this is the boot: the configured fallback applies (poweroff by default).
+        let state = BootUnlock.runAsBoot(request, boot: BootPhase.isInitrd, logger: logger, notifier: notifier)
+        let ready = notifier.ready(status: "boot unlock: \(state.outcome.rawValue)")
         if case .failed(let error) = ready { logger.warning("sd_notify failed: errno \(error), continuing") }
         // In the initrd the job is done: exit, and let systemd-cryptsetup take over.
         guard let credentialSocket, let keys else { return }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The outcome of a boot unlock run, written atomically to /run/ccagent/state.json for `ccagent status`.
 
+import AgentBase
 import FoundationEssentials
 
 #if canImport(Glibc)
@@ -16,12 +17,43 @@ public struct BootState: Codable, Sendable, Equatable {
     /// The state file's location.
     public static let defaultPath = "/run/ccagent/state.json"
 
+    /// How the whole run ended.
+    public enum Outcome: String, Codable, Sendable {
+        /// Every volume the boot needs is open.
+        case unlocked
+        /// Some volumes are open, others failed.
+        case partial
+        case failed
+        /// The boot names no volume with a ccagent token.
+        case nothingToDo = "nothing-to-do"
+        /// `ccagent.disable` / `disable = true`.
+        case disabled
+
+        /// Whether a volume the boot needs was left locked.
+        public var isFailure: Bool { self == .failed || self == .partial }
+    }
+
+    /// How one phase ended.
+    public enum PhaseOutcome: String, Codable, Sendable {
+        case ok, failed, skipped
+        /// The configuration phase found problems; each was reported and its setting kept its default.
+        case warnings
+    }
+
+    /// What happened to one volume.
+    public enum VolumeResult: String, Codable, Sendable {
+        case unlocked
+        case alreadyActive = "already-active"
+        case failed
+        /// Named by the boot but not ours (no ccagent token; crypttab gives it a key file).
+        case skipped
+    }
+
     /// One step of the run with its duration.
     public struct Phase: Codable, Sendable, Equatable {
-        /// `config`, `platform`, `attest`, `fetch`, `unlock`, ...
+        /// `config`, `discover`, `check`, `platform`, `attest`, `unlock`.
         public var name: String
-        /// `ok`, `failed` or `skipped`.
-        public var outcome: String
+        public var outcome: PhaseOutcome
         public var durationMilliseconds: Double
         /// A stable error code (e.g. `broker.unreachable`) when the phase failed.
         public var errorCode: String?
@@ -29,7 +61,7 @@ public struct BootState: Codable, Sendable, Equatable {
         public var message: String?
 
         public init(
-            name: String, outcome: String, durationMilliseconds: Double, errorCode: String? = nil,
+            name: String, outcome: PhaseOutcome, durationMilliseconds: Double, errorCode: String? = nil,
             message: String? = nil
         ) {
             self.name = name
@@ -51,16 +83,18 @@ public struct BootState: Codable, Sendable, Equatable {
         public var device: String
         public var name: String
         public var uuid: String?
-        /// `unlocked`, `already-active`, `failed`, `skipped`.
-        public var outcome: String
+        public var outcome: VolumeResult
         public var errorCode: String?
         public var message: String?
         public var durationMilliseconds: Double?
+        /// The value RTMR3 was extended with for this volume (hex; see VolumeKeys.measurement).
+        public var measurement: String?
 
         public init(
-            device: String, name: String, uuid: String? = nil, outcome: String, errorCode: String? = nil,
-            message: String? = nil, durationMilliseconds: Double? = nil
+            device: String, name: String, uuid: String? = nil, outcome: VolumeResult, errorCode: String? = nil,
+            message: String? = nil, durationMilliseconds: Double? = nil, measurement: String? = nil
         ) {
+            self.measurement = measurement
             self.device = device
             self.name = name
             self.uuid = uuid
@@ -71,7 +105,7 @@ public struct BootState: Codable, Sendable, Equatable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case device, name, uuid, outcome, message
+            case device, name, uuid, outcome, message, measurement
             case errorCode = "error_code"
             case durationMilliseconds = "duration_ms"
         }
@@ -86,16 +120,18 @@ public struct BootState: Codable, Sendable, Equatable {
     /// The TEE used (`snp`, `tdx`, `sim-snp`, ...), or nil when none was found.
     public var tee: String?
     public var broker: String?
-    /// `unlocked` (every volume), `partial`, `failed`, `nothing-to-do`, `disabled`.
-    public var outcome: String
+    public var outcome: Outcome
+    /// What a failed boot did next: `poweroff` or `passphrase` (nil when nothing failed, or outside the boot).
+    public var fallback: String?
     public var phases: [Phase]
     public var volumes: [VolumeOutcome]
     public var totalMilliseconds: Double
 
     public init(
-        startedAt: String, bootPhase: String, tee: String?, broker: String?, outcome: String, phases: [Phase],
-        volumes: [VolumeOutcome], totalMilliseconds: Double
+        startedAt: String, bootPhase: String, tee: String?, broker: String?, outcome: Outcome, phases: [Phase],
+        volumes: [VolumeOutcome], totalMilliseconds: Double, fallback: String? = nil
     ) {
+        self.fallback = fallback
         self.startedAt = startedAt
         self.bootPhase = bootPhase
         self.tee = tee
@@ -107,7 +143,7 @@ public struct BootState: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case version, tee, broker, outcome, phases, volumes
+        case version, tee, broker, outcome, phases, volumes, fallback
         case startedAt = "started_at"
         case bootPhase = "boot_phase"
         case totalMilliseconds = "total_ms"

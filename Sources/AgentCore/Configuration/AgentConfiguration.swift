@@ -1,15 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The agent's defaults: /etc/ccagent/ccagent.conf, then the kernel command line, then CLI flags.
 
-/// How the agent trusts the broker's TLS certificate.
-public enum BrokerTrust: Sendable, Equatable {
-    /// The system CA bundle.
-    case systemCAs
-    /// A PEM CA file (e.g. `/etc/ccagent/broker-ca.pem`, installed into the initramfs).
-    case caFile(String)
-    /// The SHA-256 of the broker's SubjectPublicKeyInfo (hex, 64 characters).
-    case pinnedSPKISHA256([UInt8])
-}
+import AgentBase
+import LUKSBinding
 
 /// Which TEE interface produces evidence.
 public enum TEEChoice: String, Sendable, CaseIterable {
@@ -17,6 +10,24 @@ public enum TEEChoice: String, Sendable, CaseIterable {
     case simSNP = "sim-snp"
     case simTDX = "sim-tdx"
     case sample
+}
+
+/// What the boot does when it cannot unlock a volume it needs.
+public enum BootFallback: String, Sendable, CaseIterable {
+    /// Say why on the console and in the journal, then power the VM off. On a confidential VM the
+    /// console belongs to the host: a passphrase typed there is the host's, and a prompt lets the host
+    /// open any header on the disk with a passphrase of its own.
+    case poweroff
+    /// Let systemd-cryptsetup / cryptroot ask for the passphrase (development, non-confidential machines).
+    case passphrase
+}
+
+/// Which volumes the boot unlock opens.
+public enum BootVolumeSelection: String, Sendable, CaseIterable {
+    /// Only those the boot names: crypttab in the initramfs, `rd.luks.*`, `luks.*`, `cryptopts=`.
+    case named
+    /// Every block device that carries a ccagent token (the configuration's pins still apply).
+    case all
 }
 
 /// Every default the agent reads before a command's own flags apply.
@@ -31,7 +42,7 @@ public struct AgentConfiguration: Sendable, Equatable {
     public static let defaultSimulatorDirectory = "/var/lib/ccagent/simulator"
 
     public var brokerURL: String?
-    public var brokerTrust: BrokerTrust = .systemCAs
+    public var brokerTrust: TLSTrust = .systemCAs
     public var tee: TEEChoice = .auto
     /// Seconds the boot unlock may take before it gives up and the passphrase prompt takes over.
     public var deadlineSeconds: Double = 90
@@ -42,6 +53,14 @@ public struct AgentConfiguration: Sendable, Equatable {
     /// LUKS UUIDs (lower case) the boot needs, from `rd.luks.uuid=`, `rd.luks.name=`, `luks.uuid=`,
     /// `luks.name=` and `cryptopts=source=UUID=`: the boot unlock waits for these devices to appear.
     public var bootVolumeUUIDs: Set<String> = []
+    /// What tokens may ask for: bindings, SNP key fields, resources, volumes, discards.
+    public var volumePolicy = VolumePolicy()
+    /// What the boot does when it cannot unlock a volume it needs.
+    public var fallback: BootFallback = .poweroff
+    /// Which volumes the boot unlock opens.
+    public var bootVolumes: BootVolumeSelection = .named
+    /// The broker resource holding the key-encryption key of broker-sealed secrets.
+    public var sealingKEKResource = "default/ccagent/sealing-kek"
     /// Problems found while reading; each names the file or source, the line and what was ignored.
     public var warnings: [String] = []
 
@@ -169,8 +188,77 @@ extension AgentConfiguration {
             simulatorDirectory = value
         case "disable":
             disabled = value == "true" || value == "1"
+        case "fallback":
+            guard let choice = BootFallback(rawValue: value) else {
+                warnings.append(
+                    "\(origin): fallback '\(value)' is not poweroff or passphrase, keeping \(fallback.rawValue)")
+                return
+            }
+            fallback = choice
+        case "boot-volumes":
+            guard let choice = BootVolumeSelection(rawValue: value) else {
+                warnings.append(
+                    "\(origin): boot-volumes '\(value)' is not named or all, keeping \(bootVolumes.rawValue)")
+                return
+            }
+            bootVolumes = choice
+        case "sealing-kek":
+            sealingKEKResource = value
+        case "bindings", "snp-key-fields", "snp-vmpl", "snp-root-key", "resources", "volume", "allow-discards":
+            setVolumePin(key: key, value: value, origin: origin)
         default:
             warnings.append("\(origin): unknown setting '\(key)', ignoring it")
+        }
+    }
+
+    /// The pins of ``VolumePolicy``. A value that does not parse keeps the (strict) default.
+    private mutating func setVolumePin(key: String, value: String, origin: String) {
+        let words = value.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\t" }).map(String.init)
+        switch key {
+        case "bindings":
+            let modes = words.compactMap(BindingMode.init(rawValue:))
+            guard !modes.isEmpty, modes.count == words.count else {
+                warnings.append(
+                    "\(origin): bindings '\(value)' must list broker, broker+snp or snp; keeping the default")
+                return
+            }
+            volumePolicy.bindings = Set(modes)
+        case "snp-key-fields":
+            switch GuestFieldSelect.parse(value) {
+            case .success(let fields): volumePolicy.snpFields = fields
+            case .failure(let error): warnings.append("\(origin): snp-key-fields: \(error); keeping the default")
+            }
+        case "snp-vmpl":
+            guard let vmpl = UInt32(value), vmpl <= 3 else {
+                warnings.append("\(origin): snp-vmpl '\(value)' is not 0-3; keeping \(volumePolicy.snpVMPL)")
+                return
+            }
+            volumePolicy.snpVMPL = vmpl
+        case "snp-root-key":
+            guard let root = DerivedKeyRequest.RootKey(rawValue: value) else {
+                warnings.append("\(origin): snp-root-key '\(value)' is not vcek or vmrk; keeping the default")
+                return
+            }
+            volumePolicy.snpRootKey = root
+        case "resources":
+            guard !words.isEmpty else {
+                warnings.append("\(origin): resources needs at least one pattern; keeping the default")
+                return
+            }
+            volumePolicy.resourcePatterns = words
+        case "volume":
+            guard (1...2).contains(words.count), let uuid = AgentConfiguration.normalizedUUID(Substring(words[0]))
+            else {
+                warnings.append("\(origin): expected 'volume = UUID [RESOURCE]', ignoring the line")
+                return
+            }
+            volumePolicy.volumes[uuid] = words.count == 2 ? words[1] : ""
+        default:
+            guard let flag = Bool(value) else {
+                warnings.append("\(origin): allow-discards must be true or false, keeping false")
+                return
+            }
+            volumePolicy.allowDiscards = flag
         }
     }
 

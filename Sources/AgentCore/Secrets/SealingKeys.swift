@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The keys sealed secrets are sealed under: an SNP derived key, or a broker-released key-encryption key.
 
+import AgentBase
 import KBSClient
 import KBSProtocol
 import SecureMemory

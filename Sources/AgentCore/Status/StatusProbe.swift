@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Gathers `ccagent status`: platform, fresh evidence, broker reachability, volumes, last boot, secrets.
 
+import AgentBase
 import KBSClient
 import KBSProtocol
 import TEEDevice
@@ -37,7 +38,7 @@ public enum StatusProbe {
         let (platform, device) = platformSection(configuration)
         return StatusReport(
             platform: platform, evidence: evidenceSection(device, configuration: configuration),
-            broker: brokerSection(request), volumes: volumesSection(request.devices),
+            broker: brokerSection(request), volumes: volumesSection(request),
             lastBoot: lastBootSection(request.statePath), secrets: secretsSection(request.secretStore))
     }
 
@@ -188,8 +189,11 @@ public enum StatusProbe {
         return section
     }
 
-    static func volumesSection(_ devices: [String]) -> StatusSection {
-        let entries = VolumeInventory.scan(devices)
+    static func volumesSection(_ request: StatusRequest) -> StatusSection {
+        let configuration = request.configuration
+        let entries = VolumeInventory.scan(
+            request.devices,
+            policy: UnlockPolicy(broker: configuration.brokerURL, volumes: configuration.volumePolicy))
         var section = StatusSection()
         if entries.isEmpty { section.facts.append(.init("Volumes", "none with a ccagent token")) }
         for entry in entries {
@@ -198,12 +202,11 @@ public enum StatusProbe {
                     entry.name,
                     "\(entry.device), binding \(entry.binding ?? "-"), keyslot \(entry.keyslot.map(String.init) ?? "-"), header \(entry.headerCheck), \(entry.active ? "active" : "not active")"
                 ))
-            if !entry.headerCheck.hasPrefix("ok") {
+            if let code = entry.problemCode {
                 section.add(
                     Finding(
-                        .broken, code: "header.rejected",
-                        "volume \(entry.name) (\(entry.device)): \(entry.headerCheck)",
-                        hint: BootFailureHints.hint(for: "header.rejected")))
+                        .broken, code: code, "volume \(entry.name) (\(entry.device)): \(entry.headerCheck)",
+                        hint: BootFailureHints.hint(for: code)))
             }
         }
         return section

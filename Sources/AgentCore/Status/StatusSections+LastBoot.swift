@@ -26,17 +26,17 @@ extension StatusSection {
         }
         var section = StatusSection(facts: [
             Fact("Started", "\(state.startedAt) (\(state.bootPhase))"),
-            Fact("Outcome", state.outcome),
+            Fact("Outcome", state.outcome.rawValue),
             Fact("TEE", state.tee ?? "none"),
             Fact("Broker", state.broker ?? "none"),
             Fact("Total", formatMilliseconds(state.totalMilliseconds)),
         ])
         for phase in state.phases {
-            var value = "\(phase.outcome), \(formatMilliseconds(phase.durationMilliseconds))"
+            var value = "\(phase.outcome.rawValue), \(formatMilliseconds(phase.durationMilliseconds))"
             if let code = phase.errorCode { value += " [\(code)]" }
             section.facts.append(Fact("Phase \(phase.name)", value))
         }
-        for phase in state.phases where phase.outcome == "failed" {
+        for phase in state.phases where phase.outcome == .failed {
             section.add(
                 Finding(
                     .broken, code: phase.errorCode ?? "phase.failed",
@@ -44,11 +44,11 @@ extension StatusSection {
                     hint: BootFailureHints.hint(for: phase.errorCode)))
         }
         for volume in state.volumes {
-            var value = volume.outcome
+            var value = volume.outcome.rawValue
             if let code = volume.errorCode { value += " [\(code)]" }
             section.facts.append(Fact("Volume \(volume.name)", "\(value) (\(volume.device))"))
-            let explainedByPhase = state.phases.contains { $0.outcome == "failed" && $0.errorCode == volume.errorCode }
-            if volume.outcome == "failed" && !explainedByPhase {
+            let explainedByPhase = state.phases.contains { $0.outcome == .failed && $0.errorCode == volume.errorCode }
+            if volume.outcome == .failed && !explainedByPhase {
                 section.add(
                     Finding(
                         .broken, code: volume.errorCode ?? "volume.failed",
@@ -56,7 +56,7 @@ extension StatusSection {
                         hint: BootFailureHints.hint(for: volume.errorCode)))
             }
         }
-        if state.outcome == "disabled" {
+        if state.outcome == .disabled {
             section.add(
                 Finding(
                     .degraded, code: "boot.disabled", "the boot unlock was disabled (ccagent.disable)",
@@ -109,6 +109,19 @@ public enum BootFailureHints {
         "token.broker-mismatch":
             "the volume's token names a broker other than the configured one; a host may have swapped the disk, "
             + "or the config changed — re-enroll against the configured broker if the disk is genuine",
+        "token.policy-refused":
+            "the volume's token asks for a binding, SNP key fields or a resource the configuration does not allow "
+            + "(bindings, snp-key-fields, resources, volume in /etc/ccagent/ccagent.conf); a host may have made "
+            + "this disk — re-enroll within the configuration only if it is genuine",
+        "volume.identity-mismatch":
+            "the device is not the volume the boot names (its UUID differs); check rd.luks.uuid= and crypttab, and "
+            + "whether the host swapped the disk",
+        "volume.mapping-mismatch":
+            "the active dm-crypt mapping did not match the verified header and was removed; report this, it means "
+            + "the kernel or libcryptsetup applied something the header did not say",
+        "volume.missing":
+            "the disk the boot names did not appear before the deadline; check that it is attached and that "
+            + "rd.luks.uuid= or crypttab names the right UUID",
         "tee.unavailable":
             "no TEE interface was usable; check that /dev/sev-guest or /dev/tdx_guest (or configfs-tsm) exists "
             + "in the initramfs (modules sev-guest / tdx-guest)",

@@ -38,11 +38,17 @@ public enum FileIO {
         return result
     }
 
-    /// Writes `bytes` to `path` atomically: a 0600 temporary file in the same directory, fsync, rename.
-    /// A reader sees the old content or the new one, never a mix.
+    /// Writes `bytes` to `path` atomically and durably: the data goes to an unnamed file in the same
+    /// directory (O_TMPFILE), is fsynced, gets a temporary name only for the instant before the rename,
+    /// and the directory is fsynced after it. A reader sees the old content or the new one, never a
+    /// mix; a crash leaves the old file or the new one, and (but for that instant) no temporary file.
     public static func writeAtomically(path: String, mode: mode_t = 0o600, _ bytes: UnsafeRawBufferPointer) throws {
         let temporary = path + ".tmp.\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
+        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "."
+        // O_TMPFILE (__O_TMPFILE | O_DIRECTORY), which Glibc's Swift overlay does not export.
+        var fd = open(directory, O_WRONLY | O_CLOEXEC | 0o20_000_000 | O_DIRECTORY, mode)
+        let unnamed = fd >= 0
+        if !unnamed { fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode) }
         guard fd >= 0 else { throw FileIOError(operation: "create", path: temporary, errno: errno) }
         var failure: FileIOError?
         var offset = 0
@@ -59,6 +65,10 @@ public enum FileIO {
             failure = FileIOError(operation: "chmod", path: temporary, errno: errno)
         }
         if failure == nil, fsync(fd) != 0 { failure = FileIOError(operation: "fsync", path: temporary, errno: errno) }
+        if failure == nil, unnamed, linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, temporary, AT_SYMLINK_FOLLOW) != 0
+        {
+            failure = FileIOError(operation: "link", path: temporary, errno: errno)
+        }
         close(fd)
         if failure == nil, rename(temporary, path) != 0 {
             failure = FileIOError(operation: "rename into", path: path, errno: errno)
@@ -66,6 +76,11 @@ public enum FileIO {
         if let failure {
             unlink(temporary)
             throw failure
+        }
+        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directoryFD >= 0 {
+            defer { close(directoryFD) }
+            guard fsync(directoryFD) == 0 else { throw FileIOError(operation: "fsync", path: directory, errno: errno) }
         }
     }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Enrollment: add our keyslot and token with rollback; crash-safe and re-runnable.
 
+import AgentBase
 import Cryptography
 import Cryptsetup
 import KBSProtocol
@@ -15,14 +16,14 @@ public struct EnrollmentRequest {
     public var resource: ResourcePath?
     /// What to record about the broker's TLS trust (informational: unlock takes trust from the config).
     public var trustRecord: [(String, String)]
-    public var snp: SNPKeyParameters?
+    public var snp: DerivedKeyRequest?
     public var existingPassphrase: SecretBytes
     /// The broker secret to bind (from `--secret-in`); nil generates 32 random bytes.
     public var brokerSecret: SecretBytes?
 
     public init(
         device: String, binding: BindingMode, broker: String?, resource: ResourcePath?, trustRecord: [(String, String)],
-        snp: SNPKeyParameters?, existingPassphrase: SecretBytes, brokerSecret: SecretBytes?
+        snp: DerivedKeyRequest?, existingPassphrase: SecretBytes, brokerSecret: SecretBytes?
     ) {
         self.device = device
         self.binding = binding
@@ -45,8 +46,18 @@ public struct EnrollmentResult {
 }
 
 public enum Enrollment {
-    /// Steps (each a fault-injection point): `pending-token`, `keyslot-added`, `priority-set`, `token-final`.
-    public static func enroll(_ request: EnrollmentRequest, factors: VolumeFactorSource) throws -> EnrollmentResult {
+    /// Enrolls under `policy` — a volume unlock would refuse (a binding, SNP key fields, resource or
+    /// header the configuration does not allow) is refused here first, with the same error, before
+    /// anything is written. `persistSecret` receives the broker secret and must store it durably; it
+    /// runs before the header is touched, so no crash can leave an enrolled token whose secret exists
+    /// nowhere.
+    ///
+    /// Steps (each a fault-injection point): `secret-stored`, `pending-token`, `keyslot-added`,
+    /// `priority-set`, `token-final`.
+    public static func enroll(
+        _ request: EnrollmentRequest, policy: UnlockPolicy, factors: VolumeFactorSource,
+        persistSecret: (SecretBytes) throws -> Void = { _ in }
+    ) throws -> EnrollmentResult {
         let device = try CryptDevice(path: request.device)
         let recovered = try recoverInterrupted(device)
         if let existing = try enrolledToken(device) {
@@ -67,17 +78,22 @@ public enum Enrollment {
         guard let slot = (Int32(0)..<32).first(where: { !device.isKeyslotActive($0) }) else {
             throw BindingError(.keyslotMissing, "'\(request.device)' has no free keyslot")
         }
+        var token = CCAgentToken(
+            keyslot: slot, binding: request.binding, broker: request.broker, resource: request.resource?.description,
+            trust: request.trustRecord, snp: request.snp, pending: true)
+        let uuid = device.uuid.lowercased()
+        try refuseEarly(token, uuid: uuid, device: device, path: request.device, policy: policy)
         var brokerSecret: SecretBytes?
         if request.binding.usesBroker {
-            brokerSecret = request.brokerSecret ?? SecureRandom.secret(32)
+            let secret = request.brokerSecret ?? SecureRandom.secret(32)
+            try persistSecret(secret)
+            FaultInjection.point("secret-stored")
+            brokerSecret = secret
         }
         let snpKey = try request.snp.map { try factors.snpKey($0) }
         let keys = try VolumeKeys(
             binding: request.binding, brokerSecret: brokerSecret, snpKey: snpKey, uuid: device.uuid)
 
-        var token = CCAgentToken(
-            keyslot: slot, binding: request.binding, broker: request.broker, resource: request.resource?.description,
-            trust: request.trustRecord, snp: request.snp, pending: true)
         let tokenID = try device.setToken(-1, json: token.json().canonicalString)
         FaultInjection.point("pending-token")
         do {
@@ -88,6 +104,8 @@ public enum Enrollment {
             FaultInjection.point("priority-set")
             token.pending = false
             let header = try LUKSHeader(json: device.headerJSON(), uuid: device.uuid)
+            try VolumeUnlock.checkHeader(
+                header, token: token, path: request.device, allowDiscards: policy.volumes.allowDiscards)
             token.mac = keys.headerMAC(header: header, token: token)
             try device.setToken(tokenID, json: token.json().canonicalString)
             FaultInjection.point("token-final")
@@ -98,6 +116,26 @@ public enum Enrollment {
             throw error
         }
         return EnrollmentResult(keyslot: slot, token: tokenID, brokerSecret: brokerSecret, recovered: recovered)
+    }
+
+    /// What unlock would refuse about this volume and token, refused before anything is written.
+    static func refuseEarly(
+        _ token: CCAgentToken, uuid: String, device: CryptDevice, path: String, policy: UnlockPolicy
+    ) throws {
+        var enrolled = token
+        enrolled.pending = false
+        try policy.volumes.check(enrolled, uuid: uuid)
+        if token.binding.usesBroker { try VolumeUnlock.checkBroker(token, path: path, configured: policy.broker) }
+        let problems = HeaderPolicy.checkVolume(
+            try LUKSHeader(json: device.headerJSON(), uuid: uuid), allowDiscards: policy.volumes.allowDiscards)
+        guard problems.isEmpty else {
+            throw BindingError(
+                .headerRejected,
+                "refusing to enroll '\(path)': the boot unlock would refuse this LUKS2 header — "
+                    + problems.joined(separator: "; ")
+                    + ". Re-format it with an allowed cipher (e.g. 'cryptsetup luksFormat --type luks2', aes-xts-plain64)"
+            )
+        }
     }
 
     /// Removes our keyslot, then our token (a token left by a crash in between is cleaned on rerun).
@@ -122,7 +160,7 @@ public enum Enrollment {
 
     /// The enrolled ccagent token, if any (pending ones are handled by ``recoverInterrupted(_:)``).
     static func enrolledToken(_ device: CryptDevice) throws -> (Int32, CCAgentToken)? {
-        for (id, json) in device.tokens where json.contains("\"ccagent\"") {
+        for (id, json) in device.tokens where CCAgentToken.isCCAgentToken(json) {
             let token = try CCAgentToken(json: json)
             if !token.pending { return (id, token) }
         }
@@ -133,7 +171,7 @@ public enum Enrollment {
     /// enrolled token whose keyslot is gone. Never touches a keyslot without our pending token naming it.
     static func recoverInterrupted(_ device: CryptDevice) throws -> [String] {
         var notes: [String] = []
-        for (id, json) in device.tokens where json.contains("\"ccagent\"") {
+        for (id, json) in device.tokens where CCAgentToken.isCCAgentToken(json) {
             guard let token = try? CCAgentToken(json: json) else { continue }
             if token.pending {
                 if device.isKeyslotActive(token.keyslot) && device.activeKeyslots.count > 1 {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Where a volume's key factors come from: the broker (one attested session for all volumes) and SNP.
 
+import AgentBase
 import KBSClient
 import KBSProtocol
 import LUKSBinding
@@ -16,7 +17,7 @@ public protocol VolumeFactorSource: AnyObject {
     /// The broker secret for `resource` from `broker` (the configured broker; never one read from disk).
     func brokerSecret(broker: String, resource: ResourcePath) throws -> SecretBytes
     /// An SNP derived key with these MSG_KEY_REQ parameters.
-    func snpKey(_ parameters: SNPKeyParameters) throws -> SecretBytes
+    func snpKey(_ request: DerivedKeyRequest) throws -> SecretBytes
 }
 
 /// The real factors: a KBS client that attests once, and the guest device (or simulator).
@@ -55,23 +56,13 @@ public final class AttestedFactors: VolumeFactorSource {
         return client
     }
 
-    public func snpKey(_ parameters: SNPKeyParameters) throws -> SecretBytes {
+    public func snpKey(_ request: DerivedKeyRequest) throws -> SecretBytes {
         guard let device, device.kind == .snp || device.kind == .simSNP else {
             throw DeviceError(
                 .unavailable,
                 "this volume is bound to an SNP derived key, but no SNP device is in use (--tee snp or sim-snp)")
         }
-        var fields: GuestFieldSelect = []
-        for name in parameters.fields {
-            guard let field = GuestFieldSelect.names.first(where: { $0.0 == name })?.1 else {
-                throw DeviceError(.invalidRequest, "unknown SNP field '\(name)' in the token")
-            }
-            fields.insert(field)
-        }
-        return try device.derivedKey(
-            DerivedKeyRequest(
-                rootKey: parameters.rootKey == "vmrk" ? .vmrk : .vcek, fields: fields, vmpl: parameters.vmpl,
-                guestSVN: parameters.guestSVN, tcbVersion: parameters.tcbVersion))
+        return try device.derivedKey(request)
     }
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Which LUKS2 devices carry a ccagent token, how they are bound, and whether their header passes.
 
+import AgentBase
 import Cryptsetup
 import LUKSBinding
 
@@ -18,51 +19,75 @@ public struct VolumeEntry: Codable, Sendable, Equatable {
     public var keyslot: Int32?
     public var broker: String?
     public var resource: String?
-    /// `ok`, or the first problem found.
+    /// `ok (MAC verified at unlock)`, or the first problem found (the same check unlock makes).
     public var headerCheck: String
+    /// The error code of that problem; nil when the volume passes every check short of the MAC.
+    public var problemCode: String?
     public var active: Bool
+
+    /// Whether the header and token pass every check that needs no key.
+    public var isAcceptable: Bool { problemCode == nil }
 
     enum CodingKeys: String, CodingKey {
         case device, uuid, name, binding, keyslot, broker, resource, active
         case headerCheck = "header_check"
+        case problemCode = "problem_code"
     }
 }
 
 public enum VolumeInventory {
-    /// Describes `paths`, or every block device with a ccagent token when `paths` is empty.
-    public static func scan(_ paths: [String] = [], crypttab: String = "/etc/crypttab") -> [VolumeEntry] {
+    /// Describes `paths`, or every block device with a ccagent token when `paths` is empty, checking
+    /// each against `policy` exactly as unlock would before it derives a key.
+    public static func scan(
+        _ paths: [String] = [], crypttab: String = "/etc/crypttab", policy: UnlockPolicy = UnlockPolicy(broker: nil)
+    ) -> [VolumeEntry] {
         let names = crypttabNames(AgentConfiguration.readTextFile(crypttab) ?? "")
         let candidates = paths.isEmpty ? blockDevices() : paths
         return candidates.compactMap { path in
             guard let device = try? CryptDevice(path: path) else { return nil }
-            let hasToken = device.tokens.contains { $0.json.contains("\"ccagent\"") }
+            let hasToken = device.tokens.contains { CCAgentToken.isCCAgentToken($0.json) }
             guard hasToken || !paths.isEmpty else { return nil }
             let uuid = device.uuid
             let name = names[uuid.lowercased()] ?? names[path] ?? "luks-\(uuid)"
             var entry = VolumeEntry(
                 device: path, uuid: uuid, name: name, binding: nil, keyslot: nil, broker: nil, resource: nil,
-                headerCheck: "no ccagent token", active: CryptDevice.isActive(name: name))
-            do {
-                let token = try VolumeUnlock.token(of: device)
+                headerCheck: "ok (MAC verified at unlock)", problemCode: nil, active: CryptDevice.isActive(name: name))
+            if let token = try? VolumeUnlock.token(of: device) {
                 entry.binding = token.binding.rawValue
                 entry.keyslot = token.keyslot
                 entry.broker = token.broker
                 entry.resource = token.resource
-                let header = try LUKSHeader(json: device.headerJSON(), uuid: uuid)
-                let problems = HeaderPolicy.check(header, keyslot: token.keyslot)
-                entry.headerCheck =
-                    problems.first
-                    ?? (device.isKeyslotActive(token.keyslot) ? "ok (MAC verified at unlock)" : "keyslot missing")
+            }
+            do {
+                // The broker is checked only when one is configured: `volumes` may run without one.
+                var checks = policy
+                if checks.broker == nil, let token = try? VolumeUnlock.token(of: device) {
+                    checks.broker = token.broker
+                }
+                _ = try VolumeUnlock.check(device: path, expectedUUID: nil, policy: checks)
             } catch {
                 entry.headerCheck = "\(error)"
+                entry.problemCode = ErrorCode.of(error).description
             }
             return entry
         }
     }
 
-    /// UUIDs (lower case) of the LUKS devices present now, with or without a ccagent token.
-    public static func presentUUIDs() -> Set<String> {
-        Set(blockDevices().compactMap { (try? CryptDevice(path: $0))?.uuid.lowercased() })
+    /// The mapping name of a volume: its crypttab entry (by UUID or device), else `luks-<UUID>`.
+    public static func mappingName(uuid: String, device: String, crypttab: String = "/etc/crypttab") -> String {
+        let names = crypttabNames(AgentConfiguration.readTextFile(crypttab) ?? "")
+        return names[uuid.lowercased()] ?? names[device] ?? "luks-\(uuid)"
+    }
+
+    /// LUKS devices present now, with or without a ccagent token: UUID (lower case) → device path.
+    public static func presentDevices() -> [String: String] {
+        var devices: [String: String] = [:]
+        for path in blockDevices() {
+            if let uuid = (try? CryptDevice(path: path))?.uuid.lowercased(), devices[uuid] == nil {
+                devices[uuid] = path
+            }
+        }
+        return devices
     }
 
     /// UUIDs (lower case) that crypttab names by `UUID=` or `/dev/disk/by-uuid/`, except the entries
@@ -85,12 +110,17 @@ public enum VolumeInventory {
         return names
     }
 
-    /// The entries of crypttab text: name, source and the comma-separated options of the fourth field.
-    static func crypttabEntries(_ text: String) -> [(name: String, source: String, options: [Substring])] {
+    /// The entries of crypttab text: name, source, key file and the comma-separated options.
+    static func crypttabEntries(
+        _ text: String
+    ) -> [(name: String, source: String, keyFile: String, options: [Substring])] {
         text.split(separator: "\n").compactMap { line in
             let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
             guard words.count >= 2, !words[0].hasPrefix("#") else { return nil }
-            return (words[0], words[1], words.count >= 4 ? words[3].split(separator: ",") : [])
+            return (
+                words[0], words[1], words.count >= 3 ? words[2] : "",
+                words.count >= 4 ? words[3].split(separator: ",") : []
+            )
         }
     }
 

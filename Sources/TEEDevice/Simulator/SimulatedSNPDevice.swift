@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The simulated SNP firmware: real-format v5 reports signed by the simulator's VCEK, and MSG_KEY_REQ keys.
 
+import AgentBase
 import Cryptography
 import SecureMemory
 import TEEEvidence

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The simulated TDX module and quoting enclave: real-format v4 quotes signed like the hardware signs them.
 
+import AgentBase
 import Cryptography
 import SecureMemory
 import TEEEvidence

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // `ccagent report`, `report decode` and `derive-key` (`verify` is in VerifyCommand.swift).
 
+import AgentBase
 import AgentCore
 import ArgumentParser
 import Cryptography
@@ -19,6 +20,7 @@ struct ReportGenerate: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate", abstract: "Write an SNP report or TDX quote binding --user-data.")
 
+    @OptionGroup var config: ConfigOptions
     @OptionGroup var teeOptions: TEEOptions
     @Option(name: .customLong("user-data"), help: "Up to 64 bytes of hex for REPORT_DATA (zero-padded).")
     var userData: String = ""
@@ -35,7 +37,7 @@ struct ReportGenerate: ParsableCommand {
     }
 
     func run() throws {
-        let configuration = loadConfiguration()
+        let configuration = config.load()
         let (tee, directory) = teeOptions.resolved(configuration)
         do {
             noteSimulated(tee)
@@ -91,6 +93,7 @@ struct DeriveKeyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "derive-key", abstract: "Get an SNP derived key (MSG_KEY_REQ), written 0600.")
 
+    @OptionGroup var config: ConfigOptions
     @OptionGroup var teeOptions: TEEOptions
     @Option(name: .customLong("root-key"), help: "vcek or vmrk.") var rootKey: DerivedKeyRequest.RootKey = .vcek
     @Option(help: "Launch fields to mix in: policy,image-id,family-id,measurement,guest-svn,tcb-version.")
@@ -105,7 +108,7 @@ struct DeriveKeyCommand: ParsableCommand {
     }
 
     func run() throws {
-        let configuration = loadConfiguration()
+        let configuration = config.load()
         let (tee, directory) = teeOptions.resolved(configuration)
         do {
             noteSimulated(tee)

@@ -11,6 +11,7 @@ struct FetchCommand: ParsableCommand {
         commandName: "fetch", abstract: "Attest to a broker and fetch one resource (written 0600).")
 
     @OptionGroup var brokerOptions: BrokerOptions
+    @OptionGroup var config: ConfigOptions
     @OptionGroup var teeOptions: TEEOptions
 
     @Option(help: "The resource, REPO/TYPE/TAG.")
@@ -29,7 +30,7 @@ struct FetchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let configuration = loadConfiguration()
+        let configuration = config.load()
         do {
             let endpoint = try brokerOptions.endpoint(configuration)
             let (tee, simulatorDirectory) = teeOptions.resolved(configuration)

@@ -13,6 +13,7 @@ struct StatusCommand: ParsableCommand {
         commandName: "status",
         abstract: "Platform, evidence, broker, volumes, last boot and secrets. Exit 0 ok, 10 degraded, 11 broken.")
 
+    @OptionGroup var config: ConfigOptions
     @OptionGroup var brokerOptions: BrokerOptions
     @OptionGroup var teeOptions: TEEOptions
     @Flag(help: "JSON output (schema: docs/status.schema.json).") var json = false
@@ -22,15 +23,13 @@ struct StatusCommand: ParsableCommand {
     @Argument(help: "Devices to describe (default: scan).") var devices: [String] = []
 
     func run() throws {
-        var configuration = loadConfiguration()
-        if let broker = brokerOptions.broker { configuration.brokerURL = broker }
-        if let tee = teeOptions.tee { configuration.tee = tee }
-        if let directory = teeOptions.simulatorDirectory { configuration.simulatorDirectory = directory }
-        configuration.allowInsecureHTTP = configuration.allowInsecureHTTP || brokerOptions.allowInsecureHTTP
-        let trust = (try? brokerOptions.endpoint(configuration))?.trust ?? .systemCAs
+        var configuration = config.load()
+        brokerOptions.apply(to: &configuration)
+        teeOptions.apply(to: &configuration)
         let report = StatusProbe.run(
             StatusRequest(
-                configuration: configuration, trust: trust, statePath: stateFile, secretStore: store, devices: devices))
+                configuration: configuration, trust: configuration.brokerTrust, statePath: stateFile,
+                secretStore: store, devices: devices))
         if json {
             print(try jsonText(report))
         } else {

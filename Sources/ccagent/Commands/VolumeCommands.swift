@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // `ccagent enroll | unlock | unenroll | volumes`: the LUKS2 binding from the command line.
 
+import AgentBase
 import AgentCore
 import ArgumentParser
 import Cryptography
@@ -41,6 +42,7 @@ struct EnrollCommand: ParsableCommand {
         commandName: "enroll", abstract: "Add a ccagent keyslot and token to a LUKS2 volume.")
 
     @Argument(help: "LUKS2 device or image file.") var device: String
+    @OptionGroup var config: ConfigOptions
     @OptionGroup var brokerOptions: BrokerOptions
     @OptionGroup var teeOptions: TEEOptions
     @Option(help: "Broker resource holding the volume secret, REPO/TYPE/TAG.") var resource: String?
@@ -56,6 +58,7 @@ struct EnrollCommand: ParsableCommand {
     var secretIn: String?
 
     func validate() throws {
+        try requireDevice(device)
         if bind.usesBroker {
             guard let resource, ResourcePath(resource) != nil else {
                 throw ValidationError("--resource REPO/TYPE/TAG is required for the '\(bind.rawValue)' binding")
@@ -68,9 +71,10 @@ struct EnrollCommand: ParsableCommand {
     }
 
     func run() throws {
-        let configuration = loadConfiguration()
+        let configuration = config.load()
         do {
             let endpoint = bind.usesBroker ? try brokerOptions.endpoint(configuration) : nil
+            let volumePolicy = configuration.volumePolicy
             let (tee, simulatorDirectory) = teeOptions.resolved(configuration)
             let factors = try makeFactors(
                 tee: tee, simulatorDirectory: simulatorDirectory, endpoint: nil, needsDevice: bind.usesSNP)
@@ -85,16 +89,22 @@ struct EnrollCommand: ParsableCommand {
             if case .pinnedSPKISHA256(let pin)? = endpoint?.trust {
                 trustRecord.append(("pin_sha256", Hex.encode(pin)))
             }
-            let fields = (try? GuestFieldSelect.parse(snpFields).get())?.names ?? []
+            let fields = (try? GuestFieldSelect.parse(snpFields).get()) ?? []
+            let snp = DerivedKeyRequest(
+                rootKey: volumePolicy.snpRootKey, fields: fields, vmpl: volumePolicy.snpVMPL)
             let result = try Enrollment.enroll(
                 EnrollmentRequest(
                     device: device, binding: bind, broker: endpoint?.url, resource: resource.flatMap(ResourcePath.init),
-                    trustRecord: trustRecord, snp: bind.usesSNP ? SNPKeyParameters(fields: fields) : nil,
+                    trustRecord: trustRecord, snp: bind.usesSNP ? snp : nil,
                     existingPassphrase: passphrase, brokerSecret: try secretIn.map { try secretFile($0) }),
-                factors: factors)
+                policy: UnlockPolicy(broker: endpoint?.url, volumes: volumePolicy), factors: factors,
+                persistSecret: { secret in
+                    // Durably on disk before the header changes: a crash never strands an enrolled volume.
+                    guard let secretOut else { return }
+                    try secret.withUnsafeBytes { try writeOutput($0, to: secretOut, secret: true) }
+                })
             for note in result.recovered { printError("ccagent: \(note)") }
-            if let secretOut, let secret = result.brokerSecret {
-                try secret.withUnsafeBytes { try writeOutput($0, to: secretOut, secret: true) }
+            if let secretOut, result.brokerSecret != nil {
                 printError(
                     "ccagent: wrote the volume secret to '\(secretOut)' (0600): store it at the broker as '\(resource ?? "")'"
                 )
@@ -115,6 +125,7 @@ struct UnlockCommand: ParsableCommand {
         commandName: "unlock", abstract: "Attest, fetch the volume key and open a LUKS2 volume (or --all of them).")
 
     @Argument(help: "LUKS2 device or image file (omit with --all).") var device: String?
+    @OptionGroup var config: ConfigOptions
     @OptionGroup var brokerOptions: BrokerOptions
     @OptionGroup var teeOptions: TEEOptions
     @Option(help: "dm-crypt mapping name (default: from /etc/crypttab, else luks-<UUID>).") var name: String?
@@ -128,40 +139,47 @@ struct UnlockCommand: ParsableCommand {
     var only: [String] = []
     @Option(help: "With --all: the crypttab that names the mappings (initramfs-tools: /cryptroot/crypttab).")
     var crypttab: String = "/etc/crypttab"
+    @Flag(
+        help: ArgumentHelp(
+            "With --all: this is the boot. Apply the configured fallback; 'poweroff' (the default) powers the "
+                + "machine off when a volume the boot needs stays locked."))
+    var boot = false
 
     func validate() throws {
         guard all == (device == nil) else { throw ValidationError("give a DEVICE, or --all (not both)") }
+        guard all || !boot else { throw ValidationError("--boot applies to --all only") }
+        if let device { try requireDevice(device) }
+        for path in only { try requireDevice(path) }
     }
 
     func run() throws {
-        var configuration = loadConfiguration()
+        var configuration = config.load()
+        brokerOptions.apply(to: &configuration)
+        teeOptions.apply(to: &configuration)
         if all {
             AgentLogging.bootstrap()
-            if let broker = brokerOptions.broker { configuration.brokerURL = broker }
-            if let deadline = brokerOptions.deadline { configuration.deadlineSeconds = deadline }
-            if let tee = teeOptions.tee { configuration.tee = tee }
-            if let directory = teeOptions.simulatorDirectory { configuration.simulatorDirectory = directory }
-            configuration.allowInsecureHTTP = configuration.allowInsecureHTTP || brokerOptions.allowInsecureHTTP
-            let trust = (try? brokerOptions.endpoint(configuration))?.trust ?? .systemCAs
-            let state = BootUnlock.run(
+            let state = BootUnlock.runAsBoot(
                 BootUnlockRequest(
-                    configuration: configuration, trust: trust, devices: only, crypttab: crypttab,
+                    configuration: configuration, trust: configuration.brokerTrust, devices: only, crypttab: crypttab,
                     statePath: stateFile, verifyOnly: verifyOnly),
-                logger: Logger(label: "ccagent"))
+                boot: boot, logger: Logger(label: "ccagent"))
             print(
-                "boot unlock: \(state.outcome) (\(state.volumes.count) volume(s), \(Int(state.totalMilliseconds)) ms)")
-            if ["failed", "partial"].contains(state.outcome) { throw ExitCode.failure }
+                "boot unlock: \(state.outcome.rawValue) (\(state.volumes.count) volume(s), \(Int(state.totalMilliseconds)) ms)"
+            )
+            if state.outcome.isFailure { throw ExitCode.failure }
             return
         }
         do {
             let endpoint = try? brokerOptions.endpoint(configuration)
-            let (tee, simulatorDirectory) = teeOptions.resolved(configuration)
             let factors = try makeFactors(
-                tee: tee, simulatorDirectory: simulatorDirectory, endpoint: endpoint, needsDevice: false)
+                tee: configuration.tee, simulatorDirectory: configuration.simulatorDirectory, endpoint: endpoint,
+                needsDevice: false)
             let devicePath = device ?? ""
-            let mapping = verifyOnly ? nil : (name ?? VolumeInventory.scan([devicePath]).first?.name)
-            let outcome = try VolumeUnlock.unlock(
-                device: devicePath, name: mapping, configuredBroker: endpoint?.url, factors: factors)
+            let policy = UnlockPolicy(broker: endpoint?.url, volumes: configuration.volumePolicy)
+            let volume = try VolumeUnlock.check(device: devicePath, expectedUUID: nil, policy: policy)
+            let mapping =
+                verifyOnly ? nil : (name ?? VolumeInventory.mappingName(uuid: volume.uuid, device: devicePath))
+            let outcome = try VolumeUnlock.unlock(volume, name: mapping, policy: policy, factors: factors)
             if outcome.alreadyActive {
                 print("\(devicePath): '\(mapping ?? "")' is already active; left alone")
             } else if let mapping {
@@ -186,23 +204,22 @@ struct DaemonCommand: AsyncParsableCommand {
     var credentialSocket: String = "/run/ccagent/credentials.sock"
     @Option(name: .customLong("store"), help: "Sealed secret store.") var store: String = SecretStore.defaultDirectory
     @Flag(name: .customLong("verify-only"), help: "Check keys without activating (testing).") var verifyOnly = false
+    @Option(name: .customLong("state-file"), help: "Where the boot unlock records its outcome.")
+    var stateFile: String = BootState.defaultPath
+    @OptionGroup var config: ConfigOptions
 
     func run() async throws {
         AgentLogging.bootstrap()
-        let configuration = loadConfiguration()
-        var trust: TLSTrust = .systemCAs
-        switch configuration.brokerTrust {
-        case .systemCAs: trust = .systemCAs
-        case .caFile(let path): trust = .caFile(path)
-        case .pinnedSPKISHA256(let pin): trust = .pinnedSPKISHA256(pin)
-        }
+        let configuration = config.load()
+        let trust = configuration.brokerTrust
         let inInitrd = access("/etc/initrd-release", F_OK) == 0
         let rules = CredentialAccessRules(
             parsing: AgentConfiguration.readTextFile(CredentialAccessRules.defaultPath) ?? "",
             source: CredentialAccessRules.defaultPath)
         let keys = inInitrd ? nil : try? SealingKeys.forPlatform(configuration: configuration, trust: trust)
         try await AgentService(
-            request: BootUnlockRequest(configuration: configuration, trust: trust, verifyOnly: verifyOnly),
+            request: BootUnlockRequest(
+                configuration: configuration, trust: trust, statePath: stateFile, verifyOnly: verifyOnly),
             logger: Logger(label: "ccagent"), credentialSocket: inInitrd ? nil : credentialSocket,
             store: SecretStore(directory: store), keys: keys, rules: rules
         ).runUntilSignalled()
@@ -214,6 +231,8 @@ struct UnenrollCommand: ParsableCommand {
         commandName: "unenroll", abstract: "Remove ccagent's keyslot and token (other keyslots are untouched).")
 
     @Argument(help: "LUKS2 device or image file.") var device: String
+
+    func validate() throws { try requireDevice(device) }
 
     func run() throws {
         do {
@@ -234,9 +253,16 @@ struct VolumesCommand: ParsableCommand {
 
     @Argument(help: "Devices or images to describe (default: scan block devices).") var devices: [String] = []
     @Flag(help: "JSON output.") var json = false
+    @OptionGroup var config: ConfigOptions
+
+    func validate() throws {
+        for path in devices { try requireDevice(path) }
+    }
 
     func run() throws {
-        let entries = VolumeInventory.scan(devices)
+        let configuration = config.load()
+        let entries = VolumeInventory.scan(
+            devices, policy: UnlockPolicy(broker: configuration.brokerURL, volumes: configuration.volumePolicy))
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -251,6 +277,13 @@ struct VolumesCommand: ParsableCommand {
             )
             print("  header \(entry.headerCheck); \(entry.active ? "active" : "not active")")
         }
+    }
+}
+
+/// Refuses a device argument that does not exist, before any platform or broker work.
+func requireDevice(_ path: String) throws {
+    guard access(path, F_OK) == 0 else {
+        throw ValidationError("no such device or image file: '\(path)'")
     }
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Option groups shared by several subcommands, and the one place that maps errors to exit codes.
 
+import AgentBase
 import AgentCore
 import ArgumentParser
 import FoundationEssentials
@@ -17,6 +18,24 @@ extension TEEChoice: ExpressibleByArgument {}
 extension TEEKeyType: ExpressibleByArgument {}
 extension DerivedKeyRequest.RootKey: ExpressibleByArgument {}
 
+/// `--config FILE`: the configuration every command reads (default /etc/ccagent/ccagent.conf).
+struct ConfigOptions: ParsableArguments {
+    @Option(
+        name: .customLong("config"),
+        help: "Configuration file (default: \(AgentConfiguration.defaultPath)); the kernel command line applies on top."
+    )
+    var path: String = AgentConfiguration.defaultPath
+
+    func load() -> AgentConfiguration { loadConfiguration(path: path) }
+}
+
+/// Loads the configuration, printing its warnings to stderr.
+func loadConfiguration(path: String = AgentConfiguration.defaultPath) -> AgentConfiguration {
+    let configuration = AgentConfiguration.load(path: path)
+    for warning in configuration.warnings { printError("ccagent: config: \(warning)") }
+    return configuration
+}
+
 /// `--tee` and `--simulator-dir`.
 struct TEEOptions: ParsableArguments {
     @Option(help: "Evidence source: auto (hardware only), snp, tdx, sim-snp, sim-tdx, sample.")
@@ -29,6 +48,10 @@ struct TEEOptions: ParsableArguments {
 
     func resolved(_ configuration: AgentConfiguration) -> (TEEChoice, String) {
         (tee ?? configuration.tee, simulatorDirectory ?? configuration.simulatorDirectory)
+    }
+
+    func apply(to configuration: inout AgentConfiguration) {
+        (configuration.tee, configuration.simulatorDirectory) = resolved(configuration)
     }
 }
 
@@ -57,6 +80,20 @@ struct BrokerOptions: ParsableArguments {
         if let deadline, !(deadline > 0 && deadline <= 3600) {
             throw ValidationError("--deadline must be in (0, 3600] seconds")
         }
+        if let broker, !(broker.hasPrefix("https://") || broker.hasPrefix("http://")) {
+            throw ValidationError(
+                "--broker must be an https:// URL (http:// with --allow-insecure-http), got '\(broker)'")
+        }
+    }
+
+    /// Applies the flags over the configuration file's values (the boot unlock and `status` read
+    /// everything from the configuration).
+    func apply(to configuration: inout AgentConfiguration) {
+        if let broker { configuration.brokerURL = broker }
+        if let deadline { configuration.deadlineSeconds = deadline }
+        configuration.allowInsecureHTTP = configuration.allowInsecureHTTP || allowInsecureHTTP
+        if let ca { configuration.brokerTrust = .caFile(ca) }
+        if let pin, let digest = Hex.decode(pin) { configuration.brokerTrust = .pinnedSPKISHA256(digest) }
     }
 
     /// The broker endpoint from flags over the config file.
@@ -66,25 +103,13 @@ struct BrokerOptions: ParsableArguments {
         guard let url = broker ?? configuration.brokerURL else {
             throw ValidationError("no broker: pass --broker URL or set 'broker' in \(AgentConfiguration.defaultPath)")
         }
-        var trust: TLSTrust
-        switch configuration.brokerTrust {
-        case .systemCAs: trust = .systemCAs
-        case .caFile(let path): trust = .caFile(path)
-        case .pinnedSPKISHA256(let pin): trust = .pinnedSPKISHA256(pin)
-        }
+        var trust = configuration.brokerTrust
         if let ca { trust = .caFile(ca) }
         if let pin, let digest = Hex.decode(pin) { trust = .pinnedSPKISHA256(digest) }
         return (
             url, trust, allowInsecureHTTP || configuration.allowInsecureHTTP, deadline ?? configuration.deadlineSeconds
         )
     }
-}
-
-/// Loads the configuration, printing its warnings to stderr.
-func loadConfiguration() -> AgentConfiguration {
-    let configuration = AgentConfiguration.load()
-    for warning in configuration.warnings { printError("ccagent: config: \(warning)") }
-    return configuration
 }
 
 func printError(_ message: String) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The real binaries against a real ccbroker on 127.0.0.1 over TLS: fetch, policy, boot unlock, status.
 
+import AgentBase
 import AgentCore
 import FoundationEssentials
 import TestSupport
@@ -74,7 +75,7 @@ final class Environment: @unchecked Sendable {
     private static let lock = Lock()
 }
 
-@Suite("End to end with ccbroker", .serialized)
+@Suite("End to end with ccbroker", .serialized, .tags(.integration))
 struct EndToEndTests {
     @Test(
         "ccagent fetch gets the exact bytes for every TEE and key type",
@@ -155,8 +156,8 @@ struct EndToEndTests {
                 + common)
         #expect(result.exitCode == 0, "\(result.output)")
         let recorded = try #require(try BootState.read(from: state))
-        #expect(recorded.outcome == "unlocked")
-        #expect(recorded.volumes.map(\.outcome) == ["unlocked", "unlocked"])
+        #expect(recorded.outcome == .unlocked)
+        #expect(recorded.volumes.map(\.outcome) == [.unlocked, .unlocked])
         #expect(recorded.phases.map(\.name).contains("attest"))
         let log = environment.broker.process.log
         #expect(log.components(separatedBy: "attest allow").count - 1 == 1, "one attestation for both volumes")
@@ -187,7 +188,7 @@ struct EndToEndTests {
         ])
         #expect(result.exitCode == 1)
         let recorded = try #require(try BootState.read(from: state))
-        #expect(recorded.outcome == "failed")
+        #expect(recorded.outcome == .failed)
         #expect(recorded.volumes.first?.errorCode == "broker.unreachable")
         let status = try environment.ccagent([
             "status", "--state-file", state, "--broker", dead, "--tee", "sim-snp", "--simulator-dir",

@@ -146,7 +146,7 @@ final class FaultBench: @unchecked Sendable {
     }
 }
 
-@Suite("Boot unlock against failing brokers", .serialized)
+@Suite("Boot unlock against failing brokers", .serialized, .tags(.integration))
 struct BootFaultTests {
     @Test(
         "unlock --all fails closed within its deadline, records the error code in state.json and leaks no secret",
@@ -177,11 +177,11 @@ struct BootFaultTests {
 
         #expect(run.result.exitCode == 1, "\(run.result.output)")
         #expect(run.result.output.contains("boot unlock: failed"), "\(run.result.output)")
-        #expect(run.state.outcome == "failed")
+        #expect(run.state.outcome == .failed)
         let volume = try #require(run.state.volumes.first)
         #expect(run.state.volumes.count == 1)
         #expect(volume.device == image)
-        #expect(volume.outcome == "failed", "the volume was not unlocked")
+        #expect(volume.outcome == .failed, "the volume was not unlocked")
         #expect(volume.errorCode == fault.errorCode, "\(volume.message ?? "")")
         if fault.retriesUntilDeadline {
             #expect(volume.message?.contains("deadline") == true, "gave up at the deadline: \(volume.message ?? "")")
@@ -189,12 +189,12 @@ struct BootFaultTests {
         #expect(access("/dev/mapper/" + volume.name, F_OK) != 0, "no dm-crypt mapping exists")
         let attest = run.state.phases.first { $0.name == "attest" }
         if fault.failsAttestation {
-            #expect(attest?.outcome == "failed")
+            #expect(attest?.outcome == .failed)
             #expect(attest?.errorCode == fault.errorCode)
             #expect(!run.state.phases.contains { $0.name == "unlock" }, "no unlock was tried without a session")
         } else {
-            #expect(attest?.outcome == "ok", "attestation itself succeeded: \(run.state.phases)")
-            #expect(run.state.phases.first { $0.name == "unlock" }?.outcome == "failed")
+            #expect(attest?.outcome == .ok, "attestation itself succeeded: \(run.state.phases)")
+            #expect(run.state.phases.first { $0.name == "unlock" }?.outcome == .failed)
         }
         if let relay {
             #expect(relay.cuts >= 1, "the relay cut a resource response")
@@ -224,12 +224,41 @@ struct BootFaultTests {
         let run = try bench.unlock(image, verifyOnly: true)
 
         #expect(run.result.exitCode == 0, "\(run.result.output)")
-        #expect(run.state.outcome == "unlocked")
-        #expect(run.state.volumes.map(\.outcome) == ["unlocked"], "\(run.state.volumes)")
+        #expect(run.state.outcome == .unlocked)
+        #expect(run.state.volumes.map(\.outcome) == [.unlocked], "\(run.state.volumes)")
         #expect(run.state.volumes.first?.errorCode == nil)
         if let relay { #expect(relay.forwarded >= 3 && relay.cuts == 0) }
         #expect(run.seconds < FaultBench.deadline + 10, "took \(run.seconds) s")
         #expect(!bench.leaks(into: Array(run.result.output.utf8)), "a secret leaked into the output")
         #expect(!bench.leaks(into: run.stateBytes), "a secret leaked into state.json")
+    }
+
+    @Test("a device whose reads block forever: the watchdog ends the run at the deadline plus grace, recorded")
+    func blockedDevice() throws {
+        let directory = try Fixtures.temporaryDirectory("ccagent-blocked")
+        defer { Fixtures.removeTree(directory) }
+        // A FIFO nobody writes to: opening it for reading blocks, as a disk that never answers would.
+        let fifo = directory + "/disk"
+        guard mkfifo(fifo, 0o600) == 0 else { throw FixtureError(message: "mkfifo failed: \(errno)") }
+        let statePath = directory + "/state.json"
+        let started = BootFaultTests.seconds()
+        let run = try Subprocess.run([
+            Binaries.ccagent, "unlock", "--all", "--only", fifo, "--verify-only", "--deadline", "1", "--state-file",
+            statePath, "--config", directory + "/none.conf",
+        ])
+        let elapsed = BootFaultTests.seconds() - started
+        #expect(run.exitCode == 1, "\(run.output)")
+        // 1 s deadline + 10 s grace; the margin is for a loaded machine, the test only proves it ends.
+        #expect(elapsed >= 1 + BootUnlock.watchdogGrace - 0.5 && elapsed < 1 + BootUnlock.watchdogGrace + 20)
+        let state = try #require(try BootState.read(from: statePath))
+        #expect(state.outcome == .failed)
+        #expect(state.phases.map(\.errorCode) == ["deadline.reached"])
+        #expect(state.fallback == nil, "a manual unlock --all never powers off and records no boot fallback")
+    }
+
+    static func seconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 }

@@ -278,6 +278,10 @@ class Proof:
         prompts = [x for x in console if PROMPT.search(x)]
         check(not prompts, f"{name}: a passphrase prompt appeared: {prompts}")
         check(not any(f"{MARK}: switch-root reached" in x for x in console), f"{name}: the boot went on to the root")
+        if announce == "ccagent: powering off:":
+            # The agent's own line goes to the journal (dracut: forwarded to the console) or /dev/kmsg too.
+            logged = re.compile(r"^\[\s*\d+\.\d+\] ccagent(\[\d+\])?: ccagent: powering off:")
+            check(any(logged.search(x) for x in console), f"{name}: the power-off line is not in the journal or kmsg")
         # -no-reboot turns a panic's reboot into an exit too: the kernel must have powered down.
         check(any("reboot: Power down" in x for x in console) and not any("Kernel panic" in x for x in console),
               f"{name}: QEMU exited but the kernel did not power down:\n" + "\n".join(console[-15:]))

@@ -21,7 +21,7 @@ Failing closed (the default fallback, poweroff): the reason on the console, no p
   initramfs-tools-dead-agent   the agent crashes (fallback=passphrase) -> local-top powers off
   dead-agent    the same in the systemd initrd -> the unit fails, FailureAction=poweroff-force
 
-Usage: scripts/e2e/boot_proof.py [--work DIR] [--only NAME,...] [--results FILE] [--reuse]
+Usage: scripts/e2e/boot_proof.py [--work DIR] [--only NAME,...] [--results FILE] [--reuse] [--no-agent-poweroff]
 The parts live in scripts/e2e/bootproof/ (images, broker, guest, scenarios, results).
 Needs root (mke2fs -d, cpio ownership), qemu-system-x86_64, dracut-core, socat, cryptsetup.
 Every process it starts is stopped; the kernel comes from scripts/e2e/kernel.sh's cache.
@@ -50,7 +50,8 @@ def main() -> int:
     parser.add_argument("--results", type=Path, help="write the results (markdown) here")
     parser.add_argument("--reuse", action="store_true", help="keep the last run's disks and staged install")
     parser.add_argument("--agent-poweroff", action=argparse.BooleanOptionalAction, default=True,
-                        help=f"with no --only, run the boots where the agent powers off: {', '.join(sorted(AGENT_POWEROFF))}")
+                        help="with no --only, run the boots where the agent powers off: "
+                        + ", ".join(sorted(AGENT_POWEROFF)))
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("boot_proof: needs root (mke2fs -d with root-owned files, dracut)", file=sys.stderr)

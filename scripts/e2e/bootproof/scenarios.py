@@ -265,9 +265,10 @@ class Proof:
         log(f"{name}: passed — {expected}, prompt answered, boot completed in {seconds:.0f} s")
 
     def poweroff_boot(self, name: str, initrd: Path, append: str, port: int | None, reason: str,
-                      announce: str = "ccagent: powering off:") -> None:
+                      announce: str = "ccagent: powering off:", by_agent: bool = False) -> None:
         """Fail closed: the VM powers off with `reason` on the console in a line starting with `announce`;
-        no passphrase prompt ever appears and QEMU (-no-reboot) exits by itself."""
+        no passphrase prompt ever appears and QEMU (-no-reboot) exits by itself. by_agent: the agent
+        itself powered off, so its line is in the journal or kmsg too."""
         log(f"{name}: boot, expecting the VM to power off with {reason!r} and no prompt")
         guest = self.boot(name, initrd, append, [self.disk], port)
         line = strip_ansi(guest.expect(re.escape(announce) + r"[^\r\n]*[\r\n]", 420).group(0))
@@ -278,7 +279,7 @@ class Proof:
         prompts = [x for x in console if PROMPT.search(x)]
         check(not prompts, f"{name}: a passphrase prompt appeared: {prompts}")
         check(not any(f"{MARK}: switch-root reached" in x for x in console), f"{name}: the boot went on to the root")
-        if announce == "ccagent: powering off:":
+        if by_agent:
             # The agent's own line goes to the journal (dracut: forwarded to the console) or /dev/kmsg too.
             logged = re.compile(r"^\[\s*\d+\.\d+\] ccagent(\[\d+\])?: ccagent: powering off:")
             check(any(logged.search(x) for x in console), f"{name}: the power-off line is not in the journal or kmsg")
@@ -336,10 +337,10 @@ class Proof:
             self.broker.start(policy=DENY_POLICY)
             if wanted("poweroff"):
                 self.poweroff_boot("dracut-poweroff", initrd, self.cmdline(60), self.broker.port,
-                                   "broker.policy-deny")
+                                   "broker.policy-deny", by_agent=True)
             if wanted("initramfs-tools-poweroff"):
                 self.poweroff_boot("initramfs-tools-poweroff", tools_initrd(), self.cmdline_initramfs_tools(60),
-                                   self.broker.port, "broker.policy-deny")
+                                   self.broker.port, "broker.policy-deny", by_agent=True)
             self.broker.start()
         if wanted("initramfs-tools-dead-agent"):
             # Even with the passphrase allowed, an agent that dies never leads to the prompt.

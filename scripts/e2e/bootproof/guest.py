@@ -4,6 +4,7 @@ console driver, and the report the booted root writes to the second serial port.
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import re
@@ -45,6 +46,8 @@ class Guest:
 
     def _read(self) -> None:
         assert self.process.stdout is not None
+        # Incremental: a character split across two reads is not garbled.
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
         with open(self.console_path, "wb") as transcript:
             while True:
                 chunk = os.read(self.process.stdout.fileno(), 4096)
@@ -53,7 +56,7 @@ class Guest:
                 transcript.write(chunk)
                 transcript.flush()
                 with self.lock:
-                    self.console += chunk.decode("utf-8", "replace")
+                    self.console += decoder.decode(chunk)
                     self.lock.notify_all()
         with self.lock:
             self.lock.notify_all()

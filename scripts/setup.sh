@@ -11,9 +11,9 @@ packages=(
     cryptsetup-bin systemd openssl shellcheck curl ca-certificates
 )
 if [[ "${CCAGENT_SETUP_E2E:-0}" == 1 ]]; then
-    # the QEMU boot proof: kernel, initramfs builders, emulator
+    # the QEMU boot proof: kernel, initramfs builders, emulator; dmsetup for the guest's dm-crypt table
     packages+=(qemu-system-x86 dracut-core dracut-network initramfs-tools-core cryptsetup-initramfs busybox cpio kmod
-        e2fsprogs socat)
+        e2fsprogs socat dmsetup)
 fi
 if [[ "${CCAGENT_SETUP_BENCH:-0}" == 1 ]]; then
     # make bench: the clevis + tang peer, GNU time, gnuplot, initramfs builder for the size

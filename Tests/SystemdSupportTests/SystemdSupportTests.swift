@@ -12,7 +12,7 @@ import Glibc
 
 @Suite("systemd support", .serialized)
 struct SystemdSupportTests {
-    @Test("every event's MESSAGE_ID is explained in systemd/ccagent.catalog, once")
+    @Test("every event's MESSAGE_ID is explained in systemd/ccagent.catalog, once, under its event name")
     func catalog() throws {
         let catalog = String(
             decoding: try Fixtures.readFile(Fixtures.repositoryRoot + "/systemd/ccagent.catalog"), as: UTF8.self)
@@ -20,6 +20,10 @@ struct SystemdSupportTests {
         #expect(ids.count == AgentEvent.allCases.count, "ids are unique")
         for event in AgentEvent.allCases {
             #expect(catalog.components(separatedBy: "-- \(event.messageID)\n").count == 2, "\(event.rawValue)")
+            // The boot proof (scripts/e2e/bootproof/catalog.py) finds the IDs by this line.
+            #expect(
+                catalog.components(separatedBy: "-- \(event.messageID)\nEvent: \(event.rawValue)\n").count == 2,
+                "\(event.rawValue)")
         }
     }
 

@@ -25,7 +25,8 @@ public struct LUKSHeader: Sendable {
         else { return nil }
         let size = segment["size"]?.stringValue
         return DataSegment(
-            offsetBytes: offset, sizeBytes: size == "dynamic" ? nil : size.flatMap { UInt64($0) },
+            cipher: segment["encryption"]?.stringValue ?? "", offsetBytes: offset,
+            sizeBytes: size == "dynamic" ? nil : size.flatMap { UInt64($0) },
             ivTweak: segment["iv_tweak"]?.stringValue.flatMap { UInt64($0) } ?? 0,
             sectorSize: segment["sector_size"]?.uint64Value ?? 512)
     }
@@ -39,6 +40,7 @@ public struct LUKSHeader: Sendable {
 
 /// A LUKS2 data segment's placement (bytes, as the header states them; `sizeBytes` nil is "dynamic").
 public struct DataSegment: Sendable, Equatable {
+    public var cipher: String
     public var offsetBytes: UInt64
     public var sizeBytes: UInt64?
     public var ivTweak: UInt64

@@ -232,18 +232,19 @@ struct StateFiles {
     }
 
     func write(_ name: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
+        try bytes.withUnsafeBytes { try write(name, $0, mode: mode) }
+    }
+
+    /// Every state file goes through FileIO's atomic writer.
+    func write(_ name: String, _ bytes: UnsafeRawBufferPointer, mode: mode_t) throws {
         do {
-            try FileIO.writeAtomically(path: path(name), mode: mode, bytes: bytes)
+            try FileIO.writeAtomically(path: path(name), mode: mode, bytes)
         } catch let error as FileIOError {
             throw DeviceError(.simulatorState, "failed to write '\(path(name))': \(error)", errno: error.errno)
         }
     }
 
     func writeSecret(_ name: String, _ secret: SecretBytes) throws {
-        do {
-            try secret.withUnsafeBytes { try FileIO.writeAtomically(path: path(name), mode: 0o600, $0) }
-        } catch let error as FileIOError {
-            throw DeviceError(.simulatorState, "failed to write '\(path(name))': \(error)", errno: error.errno)
-        }
+        try secret.withUnsafeBytes { try write(name, $0, mode: 0o600) }
     }
 }

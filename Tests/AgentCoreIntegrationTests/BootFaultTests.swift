@@ -242,12 +242,12 @@ struct BootFaultTests {
         let fifo = directory + "/disk"
         guard mkfifo(fifo, 0o600) == 0 else { throw FixtureError(message: "mkfifo failed: \(errno)") }
         let statePath = directory + "/state.json"
-        let started = BootFaultTests.seconds()
+        let started = FaultBench.now()
         let run = try Subprocess.run([
             Binaries.ccagent, "unlock", "--all", "--only", fifo, "--verify-only", "--deadline", "1", "--state-file",
             statePath, "--config", directory + "/none.conf",
         ])
-        let elapsed = BootFaultTests.seconds() - started
+        let elapsed = FaultBench.now() - started
         #expect(run.exitCode == 1, "\(run.output)")
         // 1 s deadline + 10 s grace; the margin is for a loaded machine, the test only proves it ends.
         #expect(elapsed >= 1 + BootUnlock.watchdogGrace - 0.5 && elapsed < 1 + BootUnlock.watchdogGrace + 20)
@@ -255,11 +255,5 @@ struct BootFaultTests {
         #expect(state.outcome == .failed)
         #expect(state.phases.map(\.errorCode) == ["deadline.reached"])
         #expect(state.fallback == nil, "a manual unlock --all never powers off and records no boot fallback")
-    }
-
-    static func seconds() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 }

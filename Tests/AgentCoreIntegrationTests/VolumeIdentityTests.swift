@@ -233,7 +233,7 @@ struct VolumeIdentityTests {
         "persistent flags and requirements in the header are refused before any key",
         arguments: [
             ["config-flag", "allow-discards"], ["config-flag", "no-read-workqueue"],
-            ["config-requirement", "offline-reencrypt"],
+            ["config-requirement", "offline-reencrypt"], ["segment-flag", "host-chosen"],
         ])
     func headerFlags(edit: [String]) throws {
         let image = try TestImage()

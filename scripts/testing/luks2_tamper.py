@@ -6,7 +6,7 @@
 # Usage: luks2_tamper.py IMAGE EDIT   where EDIT is one of:
 #   token-broker URL | token-resource PATH | segment-cipher NAME | area-cipher SLOT NAME |
 #   digest-replace | token-drop-mac | token-copy-from OTHER_IMAGE | config-flag NAME |
-#   config-requirement NAME | dump
+#   config-requirement NAME | segment-flag NAME | dump
 import hashlib
 import json
 import struct
@@ -68,6 +68,9 @@ def main():
             digest["salt"] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
     elif edit == "config-flag":
         metadata["config"].setdefault("flags", []).append(args[0])
+    elif edit == "segment-flag":
+        for segment in metadata["segments"].values():
+            segment.setdefault("flags", []).append(args[0])
     elif edit == "config-requirement":
         metadata["config"].setdefault("requirements", {}).setdefault("mandatory", []).append(args[0])
     elif edit == "token-copy-from":

@@ -52,7 +52,8 @@ public enum VolumeInventory {
             var entry = VolumeEntry(
                 device: path, uuid: uuid, name: name, binding: nil, keyslot: nil, broker: nil, resource: nil,
                 headerCheck: "ok (MAC verified at unlock)", problemCode: nil, active: CryptDevice.isActive(name: name))
-            if let token = try? VolumeUnlock.token(of: device) {
+            let token = try? VolumeUnlock.token(of: device)
+            if let token {
                 entry.binding = token.binding.rawValue
                 entry.keyslot = token.keyslot
                 entry.broker = token.broker
@@ -61,10 +62,8 @@ public enum VolumeInventory {
             do {
                 // The broker is checked only when one is configured: `volumes` may run without one.
                 var checks = policy
-                if checks.broker == nil, let token = try? VolumeUnlock.token(of: device) {
-                    checks.broker = token.broker
-                }
-                _ = try VolumeUnlock.check(device: path, expectedUUID: nil, policy: checks)
+                if checks.broker == nil { checks.broker = token?.broker }
+                _ = try VolumeUnlock.check(device, expectedUUID: nil, policy: checks)
             } catch {
                 entry.headerCheck = "\(error)"
                 entry.problemCode = ErrorCode.of(error).description

@@ -58,7 +58,13 @@ public enum VolumeUnlock {
     /// or any broker contacted: the UUID (when the boot named one), the token, the keyslot, the
     /// configured bindings, SNP key fields and resources, the header allowlist, and the broker.
     public static func check(device path: String, expectedUUID: String?, policy: UnlockPolicy) throws -> CheckedVolume {
-        let device = try CryptDevice(path: path)
+        try check(CryptDevice(path: path), expectedUUID: expectedUUID, policy: policy)
+    }
+
+    /// ``check(device:expectedUUID:policy:)`` on a header already loaded (no second read of the disk).
+    public static func check(_ device: CryptDevice, expectedUUID: String?, policy: UnlockPolicy) throws -> CheckedVolume
+    {
+        let path = device.path
         let uuid = device.uuid.lowercased()
         if let expectedUUID, expectedUUID.lowercased() != uuid {
             throw BindingError(
@@ -195,7 +201,7 @@ public enum VolumeUnlock {
             guard let segment = volume.header.dataSegment else {
                 throw BindingError(.headerRejected, "no data segment")
             }
-            let cipher = volume.header.json["segments"]?["0"]?["encryption"]?.stringValue ?? ""
+            let cipher = segment.cipher
             // The kernel prints an AEAD/adiantum spec in crypto API form ("capi:adiantum(xchacha20,aes)-plain64").
             let sameCipher =
                 table.cipher == cipher

@@ -25,13 +25,10 @@ public struct AppraisalPolicy: Sendable, Equatable {
     public struct Rules: Sendable, Equatable {
         public var allowDebug = false
         public var maxVMPL: UInt32 = 0
-        public var snpMeasurements: [String] = []
-        public var snpHostData: [String] = []
-        public var snpMinimumTCB: [String: UInt8] = [:]
-        public var tdxMRTD: [String] = []
-        public var tdxRTMR: [[String]] = [[], [], [], []]
-        /// TD attribute bits that must be clear (besides DEBUG when debug is not allowed).
-        public var tdxForbiddenAttributes: UInt64 = 0
+        /// The `snp` object (SNP/AppraisalPolicy+SNP.swift).
+        public var snp = SNPRules()
+        /// The `tdx` object (TDX/AppraisalPolicy+TDX.swift).
+        public var tdx = TDXRules()
 
         public init() {}
     }
@@ -81,15 +78,6 @@ public struct AppraisalPolicy: Sendable, Equatable {
     private static func rules(_ value: JSONValue, base: Rules, at location: String) throws -> Rules {
         guard case .object(let members) = value else { throw BrokerError("policy: '\(location)' must be an object") }
         var rules = base
-        func strings(_ value: JSONValue, _ key: String) throws -> [String] {
-            guard let array = value.arrayValue else { throw BrokerError("policy: '\(location).\(key)' must be a list") }
-            return try array.map {
-                guard let text = $0.stringValue, Hex.decode(text) != nil else {
-                    throw BrokerError("policy: '\(location).\(key)' holds a value that is not hex")
-                }
-                return text.lowercased()
-            }
-        }
         for (key, value) in members {
             switch key {
             case "allow_debug":
@@ -102,47 +90,8 @@ public struct AppraisalPolicy: Sendable, Equatable {
                     throw BrokerError("policy: '\(location).max_vmpl' must be 0-3")
                 }
                 rules.maxVMPL = UInt32(vmpl)
-            case "snp":
-                guard case .object(let snp) = value else {
-                    throw BrokerError("policy: '\(location).snp' must be an object")
-                }
-                for (name, item) in snp {
-                    switch name {
-                    case "measurements": rules.snpMeasurements = try strings(item, "snp.measurements")
-                    case "host_data": rules.snpHostData = try strings(item, "snp.host_data")
-                    case "min_tcb":
-                        guard case .object(let components) = item else {
-                            throw BrokerError("policy: 'min_tcb' must be an object")
-                        }
-                        for (component, level) in components {
-                            guard ["bootloader", "tee", "snp", "microcode", "fmc"].contains(component),
-                                let byte = level.byteValue
-                            else {
-                                throw BrokerError(
-                                    "policy: min_tcb.\(component) is not a known component with a 0-255 value")
-                            }
-                            rules.snpMinimumTCB[component] = byte
-                        }
-                    default: throw BrokerError("policy: unknown key '\(location).snp.\(name)'")
-                    }
-                }
-            case "tdx":
-                guard case .object(let tdx) = value else {
-                    throw BrokerError("policy: '\(location).tdx' must be an object")
-                }
-                for (name, item) in tdx {
-                    switch name {
-                    case "mr_td": rules.tdxMRTD = try strings(item, "tdx.mr_td")
-                    case "rtmr0", "rtmr1", "rtmr2", "rtmr3":
-                        rules.tdxRTMR[Int(String(name.last ?? "0")) ?? 0] = try strings(item, "tdx.\(name)")
-                    case "forbid_attributes":
-                        guard let text = item.stringValue, let mask = UInt64(text, radix: 16) else {
-                            throw BrokerError("policy: 'tdx.forbid_attributes' must be a hex string")
-                        }
-                        rules.tdxForbiddenAttributes = mask
-                    default: throw BrokerError("policy: unknown key '\(location).tdx.\(name)'")
-                    }
-                }
+            case "snp": rules.snp = try SNPRules(value, base: rules.snp, at: location)
+            case "tdx": rules.tdx = try TDXRules(value, base: rules.tdx, at: location)
             default: throw BrokerError("policy: unknown key '\(location).\(key)'")
             }
         }
@@ -191,61 +140,23 @@ extension AppraisalPolicy.Rules {
             return ["unreadable evidence: the token names no TEE"]
         }
     }
-
-    /// The failing rules for an SNP report (empty = allowed).
-    public func appraise(snp report: SNPReport) -> [String] {
-        var failures: [String] = []
-        if report.policy.debugAllowed && !allowDebug {
-            failures.append("debug forbidden: the guest policy allows debugging")
-        }
-        if report.vmpl > maxVMPL { failures.append("max_vmpl: report VMPL \(report.vmpl) > \(maxVMPL)") }
-        let measurement = Hex.encode(report.measurement)
-        if !snpMeasurements.isEmpty && !snpMeasurements.contains(measurement) {
-            failures.append("snp.measurements: \(measurement) is not in the allowlist")
-        }
-        let hostData = Hex.encode(report.hostData)
-        if !snpHostData.isEmpty && !snpHostData.contains(hostData) {
-            failures.append("snp.host_data: \(hostData) is not in the allowlist")
-        }
-        for (component, minimum) in snpMinimumTCB.sorted(by: { $0.key < $1.key }) {
-            let tcb = report.reportedTCB
-            let value: UInt8? =
-                switch component {
-                case "bootloader": tcb.bootloader
-                case "tee": tcb.tee
-                case "snp": tcb.snp
-                case "microcode": tcb.microcode
-                default: tcb.fmc
-                }
-            if let value, value < minimum { failures.append("snp.min_tcb.\(component): \(value) < \(minimum)") }
-        }
-        return failures
-    }
 }
 
 /// Evidence the appraisal cannot read, as the rule that denies it.
-private struct AppraisalFailure: Error {
+struct AppraisalFailure: Error {
     var rule: String
     init(_ rule: String) { self.rule = rule }
 }
 
-extension AppraisalPolicy.Rules {
-    /// The failing rules for a TDX quote (empty = allowed).
-    public func appraise(tdx quote: TDXQuote) -> [String] {
-        var failures: [String] = []
-        if quote.body.debug && !allowDebug { failures.append("debug forbidden: the TD is debuggable") }
-        let mrTD = Hex.encode(quote.body.mrTD)
-        if !tdxMRTD.isEmpty && !tdxMRTD.contains(mrTD) { failures.append("tdx.mr_td: \(mrTD) is not in the allowlist") }
-        for index in 0..<4 where !tdxRTMR[index].isEmpty {
-            let value = Hex.encode(quote.body.rtmr[index])
-            if !tdxRTMR[index].contains(value) { failures.append("tdx.rtmr\(index): \(value) is not in the allowlist") }
+extension AppraisalPolicy {
+    /// A list of hex strings at `location.key`, lowercased.
+    static func hexList(_ value: JSONValue, at location: String) throws -> [String] {
+        guard let array = value.arrayValue else { throw BrokerError("policy: '\(location)' must be a list") }
+        return try array.map {
+            guard let text = $0.stringValue, Hex.decode(text) != nil else {
+                throw BrokerError("policy: '\(location)' holds a value that is not hex")
+            }
+            return text.lowercased()
         }
-        let attributes = quote.body.tdAttributes.enumerated().reduce(UInt64(0)) {
-            $0 | UInt64($1.element) << (8 * $1.offset)
-        }
-        if attributes & tdxForbiddenAttributes != 0 {
-            failures.append("tdx.forbid_attributes: attributes 0x\(String(attributes, radix: 16)) set forbidden bits")
-        }
-        return failures
     }
 }

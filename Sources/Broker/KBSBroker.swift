@@ -203,68 +203,8 @@ public final class KBSBroker: @unchecked Sendable {
                 .object([
                     ("sample", .object([("svn", .string("1"))])), ("report_data", .string(Hex.encode(digest))),
                 ]))
-        case "snp":
-            let parsed: (report: SNPReport, certificates: [(String, [UInt8])])
-            do {
-                parsed = try EvidenceJSON.parseSNP(evidence)
-            } catch {
-                return .failure("\(error)")
-            }
-            let report = parsed.report
-            guard report.reportData == expected else { return .failure("REPORT_DATA does not bind the runtime data") }
-            let certificates =
-                parsed.certificates.compactMap { try? Certificate(der: $0.1) } + configuration.certificates
-            let result = SNPVerifier.verify(
-                report: report, certificates: certificates, extraRoots: configuration.trustedSimulatorRoots, at: Date())
-            guard result.trusted else {
-                return .failure("SNP evidence not trusted: " + result.failures.joined(separator: "; "))
-            }
-            return .success(
-                .object([
-                    (
-                        "snp",
-                        .object([
-                            ("measurement", .string(Hex.encode(report.measurement))),
-                            ("host_data", .string(Hex.encode(report.hostData))),
-                            ("chip_id", .string(Hex.encode(report.chipID))), ("vmpl", .integer(report.vmpl)),
-                            ("policy_debug_allowed", .bool(report.policy.debugAllowed)),
-                            ("reported_tcb_bootloader", .integer(report.reportedTCB.bootloader)),
-                            ("reported_tcb_tee", .integer(report.reportedTCB.tee)),
-                            ("reported_tcb_snp", .integer(report.reportedTCB.snp)),
-                            ("reported_tcb_microcode", .integer(report.reportedTCB.microcode)),
-                            ("raw_report", .string(Base64.encode(report.rawBytes))),
-                        ])
-                    ),
-                    ("report_data", .string(Hex.encode(expected))),
-                ]))
-        case "tdx":
-            let quote: TDXQuote
-            do {
-                quote = try TDXQuote(parsing: EvidenceJSON.parseTDX(evidence).quote)
-            } catch {
-                return .failure("\(error)")
-            }
-            guard quote.body.reportData == expected else {
-                return .failure("REPORTDATA does not bind the runtime data")
-            }
-            let result = TDXVerifier.verify(
-                quote: quote, extraRoots: configuration.trustedSimulatorRoots, collateral: configuration.tdxCollateral,
-                at: Date())
-            guard result.trusted else {
-                return .failure("TDX evidence not trusted: " + result.failures.joined(separator: "; "))
-            }
-            return .success(
-                .object([
-                    (
-                        "tdx",
-                        .object([
-                            ("mr_td", .string(Hex.encode(quote.body.mrTD))),
-                            ("td_attributes", .string(Hex.encode(quote.body.tdAttributes))),
-                            ("raw_quote", .string(Base64.encode(quote.rawBytes))),
-                        ])
-                    ),
-                    ("report_data", .string(Hex.encode(expected))),
-                ]))
+        case "snp": return verifySNP(evidence, expectedReportData: expected)
+        case "tdx": return verifyTDX(evidence, expectedReportData: expected)
         default:
             return .failure("TEE '\(tee)' is not supported by this broker")
         }

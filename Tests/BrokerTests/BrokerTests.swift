@@ -221,9 +221,9 @@ struct BrokerTests {
         try Data(#"{"default":{"max_vmpl":1},"repositories":{"prod":{"snp":{"min_tcb":{"snp":20}}}}}"#.utf8)
             .write(to: URL(fileURLWithPath: directory + "/p.json"))
         let policy = try AppraisalPolicy(contentsOf: directory + "/p.json")
-        #expect(policy.rules(for: ResourcePath("prod/a/b")).snpMinimumTCB["snp"] == 20)
+        #expect(policy.rules(for: ResourcePath("prod/a/b")).snp.minimumTCB["snp"] == 20)
         #expect(policy.rules(for: ResourcePath("prod/a/b")).maxVMPL == 1)
-        #expect(policy.rules(for: ResourcePath("dev/a/b")).snpMinimumTCB.isEmpty)
+        #expect(policy.rules(for: ResourcePath("dev/a/b")).snp.minimumTCB.isEmpty)
     }
 
     @Test("resources are stored 0600 and listed; path components cannot escape the directory")

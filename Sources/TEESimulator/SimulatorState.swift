@@ -17,7 +17,7 @@ import Glibc
 /// The state directory (0700) holds an ARK and ASK (RSA-4096, RSASSA-PSS SHA-384, like AMD's), a VCEK
 /// (ECDSA P-384 with AMD's SPL and hwID extensions matching the reports), a TDX root, PCK and
 /// attestation key (ECDSA P-256), a 64-byte chip secret, and the launch values of the simulated
-/// guest. Every certificate's subject says SIMULATED. It is never chosen automatically.
+/// guest. Every certificate's subject says SIMULATED in O and OU; the common names are the vendors' own. It is never chosen automatically.
 public struct SimulatorState: Sendable {
     /// The documented default directory.
     public static let defaultDirectory = "/var/lib/ccagent/simulator"
@@ -100,9 +100,11 @@ public struct SimulatorState: Sendable {
             try store.makeDirectory()
             let now = Date()
             let validity = (now - 86400, now + 25 * 365 * 86400)
+            // AMD's common names exactly (verifiers key the processor generation on them); SIMULATED is
+            // in O and OU only.
             let amd = [("C", "US"), ("ST", "CA"), ("L", "Santa Clara"), ("O", "ccagent simulator (SIMULATED)")]
-            let arkName = [("OU", "Engineering")] + amd + [("CN", "ARK-Genoa SIMULATED")]
-            let askName = [("OU", "Engineering")] + amd + [("CN", "SEV-Genoa SIMULATED")]
+            let arkName = [("OU", "SIMULATED")] + amd + [("CN", "ARK-Genoa")]
+            let askName = [("OU", "SIMULATED")] + amd + [("CN", "SEV-Genoa")]
 
             let arkKey = try PrivateKey.generateRSA(bits: 4096)
             var arkBuilder = CertificateBuilder(
@@ -127,7 +129,7 @@ public struct SimulatorState: Sendable {
             ).unsafeCopyToArray()
             let vcekKey = try PrivateKey.generateEC(.p384)
             var vcekBuilder = CertificateBuilder(
-                subject: [("CN", "SEV-VCEK SIMULATED"), ("O", "ccagent simulator (SIMULATED)")], serial: [0],
+                subject: [("OU", "SIMULATED"), ("O", "ccagent simulator (SIMULATED)"), ("CN", "SEV-VCEK")], serial: [0],
                 notBefore: validity.0, notAfter: validity.1, publicKey: vcekKey.publicKey)
             // AMD's VCEK extensions (1.3.6.1.4.1.3704.1.*): structVersion, productName, the SPLs, hwID.
             let tcb = reportedTCB
@@ -148,7 +150,9 @@ public struct SimulatorState: Sendable {
             let vcek = try vcekBuilder.sign(issuer: askName, key: askKey, alg: .sha384, rsaPSS: true)
 
             // TDX: a root, a PCK leaf and the quoting enclave's attestation key (all P-256, like Intel's).
-            let tdxRootName = [("CN", "Intel SGX Root CA SIMULATED"), ("O", "ccagent simulator (SIMULATED)")]
+            let tdxRootName = [
+                ("CN", "Intel SGX Root CA"), ("O", "ccagent simulator (SIMULATED)"), ("OU", "SIMULATED"),
+            ]
             let tdxRootKey = try PrivateKey.generateEC(.p256)
             var rootBuilder = CertificateBuilder(
                 subject: tdxRootName, serial: [1], notBefore: validity.0, notAfter: validity.1,
@@ -158,7 +162,9 @@ public struct SimulatorState: Sendable {
             let tdxRoot = try rootBuilder.sign(issuer: tdxRootName, key: tdxRootKey, alg: .sha256, rsaPSS: false)
             let pckKey = try PrivateKey.generateEC(.p256)
             var pckBuilder = CertificateBuilder(
-                subject: [("CN", "Intel SGX PCK Certificate SIMULATED"), ("O", "ccagent simulator (SIMULATED)")],
+                subject: [
+                    ("CN", "Intel SGX PCK Certificate"), ("O", "ccagent simulator (SIMULATED)"), ("OU", "SIMULATED"),
+                ],
                 serial: [2], notBefore: validity.0, notAfter: validity.1, publicKey: pckKey.publicKey)
             pckBuilder.basicConstraints(ca: false)
             let pck = try pckBuilder.sign(issuer: tdxRootName, key: tdxRootKey, alg: .sha256, rsaPSS: false)

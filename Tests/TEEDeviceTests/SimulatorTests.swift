@@ -120,6 +120,21 @@ struct SimulatorTests {
         }
         #expect(throws: DeviceError(.simulatorState, "")) { _ = try SimulatorState.load(directory: "/nonexistent/sim") }
     }
+
+    @Test("its certificates carry AMD's and Intel's common names exactly; SIMULATED is in O and OU only")
+    func vendorCommonNames() {
+        let state = SharedSimulators.first
+        let expected = [
+            (state.ark, "ARK-Genoa"), (state.ask, "SEV-Genoa"), (state.vcek, "SEV-VCEK"),
+            (state.tdxRoot, "Intel SGX Root CA"), (state.pck, "Intel SGX PCK Certificate"),
+        ]
+        for (certificate, commonName) in expected {
+            let parts = certificate.subject.split(separator: ",").map(String.init)
+            #expect(parts.contains("CN=\(commonName)"), "subject \(certificate.subject)")
+            #expect(parts.contains("OU=SIMULATED"), "subject \(certificate.subject)")
+            #expect(parts.contains { $0.hasPrefix("O=") && $0.contains("SIMULATED") }, "subject \(certificate.subject)")
+        }
+    }
 }
 
 @Suite("TDX simulator")

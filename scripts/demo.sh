@@ -30,10 +30,13 @@ step "SNP simulator (no TEE on this machine): a fresh chip with its own ARK/ASK/
 "$ccagent" simulator init --simulator-dir "$work/sim"
 "$ccagent" simulator roots --simulator-dir "$work/sim" >"$work/sim-roots.pem"
 
-step "ccbroker on 127.0.0.1 (TLS), trusting only this simulator's root"
+step "ccbroker on 127.0.0.1 (TLS), trusting only this simulator's root and only its launch measurement"
+measurement=$("$ccagent" simulator show --simulator-dir "$work/sim" | sed -n 's/^  measurement : //p')
+printf '{"default": {"snp": {"measurements": ["%s"]}}}\n' "$measurement" >"$work/policy.json"
+cat "$work/policy.json"
 mkdir -m 0700 "$work/resources"
 "$ccbroker" serve --listen 127.0.0.1:0 --resources "$work/resources" \
-    --tls-cert "$work/broker.pem" --tls-key "$work/broker.key" \
+    --tls-cert "$work/broker.pem" --tls-key "$work/broker.key" --policy "$work/policy.json" \
     --trust-simulator "$work/sim-roots.pem" >"$work/broker.log" 2>&1 &
 broker_pid=$!
 port=

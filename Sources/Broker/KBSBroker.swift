@@ -41,6 +41,9 @@ public struct BrokerConfiguration: Sendable {
     public var resources: ResourceStore
     public var policy: AppraisalPolicy
     public var allowSample: Bool
+    /// No reference values were configured and the operator said so (`--allow-any-measurement`): any genuine,
+    /// non-debug guest is released every resource. Named in every audit line.
+    public var allowAnyMeasurement = false
     /// Simulator roots (PEM) trusted explicitly; never by default.
     public var trustedSimulatorRoots: [Certificate]
     /// Extra certificates (VCEK/VLEK/ASK…) from a directory.
@@ -81,6 +84,10 @@ public final class KBSBroker: @unchecked Sendable {
     public init(configuration: BrokerConfiguration, audit: Logger = Logger(label: "ccbroker.audit")) throws {
         self.configuration = configuration
         self.tokenKey = try PrivateKey.generateEC(.p256)
+        var audit = audit
+        if configuration.allowAnyMeasurement {
+            audit[metadataKey: "policy"] = "allow-any-measurement"
+        }
         self.audit = audit
     }
 
@@ -91,16 +98,17 @@ public final class KBSBroker: @unchecked Sendable {
         guard parts.count >= 4, parts[1] == "kbs", parts[2] == "v0" else {
             return error(404, "InvalidRequestPath", "Invalid request path \(request.path)")
         }
+        // As Trustee routes: auth and attest exist only as POST (any other method falls through to the plugin
+        // lookup, which has no such plugin); the resource plugin checks the token and the policy before it
+        // parses the path, so a malformed path is the plugin's error (401), never a 404 that probes paths.
         switch (request.method, parts[3]) {
         case ("POST", "auth"): return auth(request)
         case ("POST", "attest"): return attest(request)
-        case ("GET", "resource"):
-            guard let resource = ResourcePath(parts.dropFirst(4).joined(separator: "/")) else {
-                return error(404, "InvalidRequestPath", "Invalid request path \(request.path)")
-            }
-            return getResource(resource, request)
-        case (_, "auth"), (_, "attest"), (_, "resource"):
-            return error(401, "InvalidRequest", "method \(request.method) is not supported here")
+        case ("GET", "resource"): return getResource(parts.dropFirst(4).joined(separator: "/"), request)
+        case ("POST", "resource"), ("DELETE", "resource"):
+            return error(
+                401, "AdminAuthAccess", "Admin auth error: this broker has no admin API (use ccbroker resource)")
+        case (_, "resource"): return error(401, "PluginInternalError", "Plugin internal error")
         default:
             return error(404, "PluginNotFound", "Plugin \(parts[3]) not found")
         }
@@ -113,10 +121,10 @@ public final class KBSBroker: @unchecked Sendable {
             return attestationError(
                 "RCAR handshake Auth failed: deserialize Request", peer: request.peer, reason: "malformed /auth body")
         }
-        guard auth.version == kbsProtocolVersion else {
+        if let refusal = auth.versionRefusal {
             return attestationError(
-                "RCAR handshake Auth failed: KBS Client Protocol Version Mismatch: expect =\(kbsProtocolVersion) while the request is \(auth.version)",
-                peer: request.peer, reason: "protocol version \(auth.version)")
+                "RCAR handshake Auth failed: \(refusal)", peer: request.peer, reason: "protocol version \(auth.version)"
+            )
         }
         guard ["snp", "tdx", "sample"].contains(auth.tee) else {
             return attestationError(
@@ -212,7 +220,16 @@ public final class KBSBroker: @unchecked Sendable {
 
     // MARK: resources
 
-    private func getResource(_ resource: ResourcePath, _ request: BrokerRequest) -> BrokerResponse {
+    private func getResource(_ path: String, _ request: BrokerRequest) -> BrokerResponse {
+        let parsed = ResourcePath(path)
+        // What the audit log names: the parsed path, or the received one made printable and bounded (it is the
+        // client's text, and the log must not carry its control characters).
+        let resource =
+            parsed.map(\.description)
+            ?? String(
+                String.UnicodeScalarView(
+                    path.unicodeScalars.prefix(200).map { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F ? $0 : "?" }
+                ))
         var token = request.bearer
         if token == nil, let id = request.cookie {
             token = lock.withLock { sessions[id].flatMap { $0.expires > Date() ? $0.token : nil } }
@@ -240,7 +257,7 @@ public final class KBSBroker: @unchecked Sendable {
             return error(401, "TokenVerifierError", "Token Verifier error")
         }
         let tee = evidence?["tee"]?.stringValue
-        let failures = configuration.policy.rules(for: resource).appraise(
+        let failures = configuration.policy.rules(for: parsed).appraise(
             tee: tee, evidence: evidence, allowSample: configuration.allowSample)
         guard failures.isEmpty else {
             audit.notice(
@@ -251,9 +268,18 @@ public final class KBSBroker: @unchecked Sendable {
                 ])
             return error(401, "PolicyDeny", "Access denied by policy")
         }
+        guard let parsed else {
+            audit.notice(
+                "resource deny",
+                metadata: [
+                    "peer": "\(request.peer)", "tee": "\(tee ?? "?")", "resource": "\(resource)",
+                    "rule": "malformed resource path (REPO/TYPE/TAG)",
+                ])
+            return error(401, "PluginInternalError", "Plugin internal error")
+        }
         let value: SecretBytes?
         do {
-            value = try configuration.resources.get(resource)
+            value = try configuration.resources.get(parsed)
         } catch {
             value = nil
         }

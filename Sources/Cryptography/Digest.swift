@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Message digests (SHA-256/384/512) through OpenSSL's EVP interface.
+// Message digests (SHA-256/384/512, SM3) through OpenSSL's EVP interface.
 
 import COpenSSL
 import SecureMemory
@@ -7,6 +7,8 @@ import SecureMemory
 /// The hash functions the agent uses.
 public enum DigestAlgorithm: String, Sendable, CaseIterable {
     case sha256, sha384, sha512
+    /// SM3 (GB/T 32905-2016), 32 bytes: RCAR clients advertise it and a broker may select it.
+    case sm3
 
     /// The digest size in bytes.
     public var outputByteCount: Int {
@@ -14,6 +16,7 @@ public enum DigestAlgorithm: String, Sendable, CaseIterable {
         case .sha256: 32
         case .sha384: 48
         case .sha512: 64
+        case .sm3: 32
         }
     }
 
@@ -23,6 +26,7 @@ public enum DigestAlgorithm: String, Sendable, CaseIterable {
         case .sha256: EVP_sha256()
         case .sha384: EVP_sha384()
         case .sha512: EVP_sha512()
+        case .sm3: EVP_sm3()
         }
     }
 
@@ -32,6 +36,7 @@ public enum DigestAlgorithm: String, Sendable, CaseIterable {
         case .sha256: "SHA256"
         case .sha384: "SHA384"
         case .sha512: "SHA512"
+        case .sm3: "SM3"
         }
     }
 

@@ -11,30 +11,41 @@ public let kbsProtocolVersion = "0.4.0"
 public struct AuthRequest: Sendable, Equatable {
     public var version: String
     public var tee: String
+    /// `extra-params`: any JSON value, but present (Trustee's `Request` requires the member).
+    public var extraParams: JSONValue
 
     public init(version: String = kbsProtocolVersion, tee: String) {
         self.version = version
         self.tee = tee
-    }
-
-    public var json: JSONValue {
-        .object([
-            ("version", .string(version)), ("tee", .string(tee)),
-            (
-                "extra-params",
-                .object([
-                    ("supported-hash-algorithms", .array(["sha256", "sha384", "sha512", "sm3"].map { .string($0) }))
-                ])
-            ),
+        // Every hash this agent can compute, as guest-components sends them (lower case).
+        self.extraParams = .object([
+            ("supported-hash-algorithms", .array(DigestAlgorithm.allCases.map { .string($0.rawValue) }))
         ])
     }
 
+    public var json: JSONValue {
+        .object([("version", .string(version)), ("tee", .string(tee)), ("extra-params", extraParams)])
+    }
+
+    /// Parses a received request as Trustee does: `version`, `tee` and `extra-params` must all be present.
     public init(json: JSONValue) throws {
-        guard let version = json["version"]?.stringValue, let tee = json["tee"]?.stringValue else {
+        guard case .object = json, let version = json["version"]?.stringValue, let tee = json["tee"]?.stringValue,
+            let extraParams = json["extra-params"]
+        else {
             throw KBSError(.invalidRequest, "deserialize Request")
         }
         self.version = version
         self.tee = tee
+        self.extraParams = extraParams
+    }
+
+    /// Why the request's version is refused, in Trustee's words; nil when it satisfies `=0.4.0`.
+    public var versionRefusal: String? {
+        guard let parsed = SemanticVersion(version) else { return "failed to parse KBS version" }
+        guard let required = SemanticVersion(kbsProtocolVersion), parsed.matchesExactly(required) else {
+            return "KBS Client Protocol Version Mismatch: expect =\(kbsProtocolVersion) while the request is \(version)"
+        }
+        return nil
     }
 }
 

@@ -50,8 +50,20 @@ public struct TEEPublicJWK: Sendable, Equatable {
     }
 
     /// Parses a received JWK strictly, keeping only the members the protocol defines (as Trustee does
-    /// before hashing), and checking the point is on its curve.
+    /// before hashing), and checking the point is on its curve. The kept members are the strings exactly as
+    /// received: the runtime-data hash covers them, so an RSA `n` with a leading zero byte (or any other
+    /// encoding the key parser normalises) must still bind.
     public init(json received: JSONValue) throws {
+        try self.init(parsing: received)
+        let members: [String] =
+            switch received["kty"]?.stringValue {
+            case "EC": ["kty", "crv", "alg", "x", "y"]
+            default: ["kty", "alg", "n", "e"]
+            }
+        json = .object(members.compactMap { name in received[name].map { (name, $0) } })
+    }
+
+    private init(parsing received: JSONValue) throws {
         guard case .object = received, let kty = received["kty"]?.stringValue, let alg = received["alg"]?.stringValue
         else { throw KBSError(.invalidRequest, "tee-pubkey is not a JWK with 'kty' and 'alg'") }
         switch kty {

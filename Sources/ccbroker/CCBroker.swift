@@ -27,8 +27,13 @@ struct Serve: AsyncParsableCommand {
     var listen: String = "127.0.0.1:8080"
     @Option(help: "Directory of resources (<repo>/<type>/<tag> files).")
     var resources: String
-    @Option(help: "Appraisal policy file (JSON; see docs/broker.md).")
+    @Option(help: "Appraisal policy file (JSON; see docs/broker.md). Required unless --allow-any-measurement.")
     var policy: String?
+    @Flag(
+        help: ArgumentHelp(
+            "Serve without a policy: release every resource to any genuine, non-debug guest (testing only).",
+            discussion: "The choice is logged at start and named in every audit line."))
+    var allowAnyMeasurement = false
     @Option(name: .customLong("tls-cert"), help: "PEM certificate chain for HTTPS.")
     var tlsCertificate: String?
     @Option(name: .customLong("tls-key"), help: "PEM private key for HTTPS.")
@@ -49,6 +54,15 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--tls-cert and --tls-key go together")
         }
         guard parsedListen != nil else { throw ValidationError("--listen must be HOST:PORT, got '\(listen)'") }
+        guard policy != nil || allowAnyMeasurement else {
+            throw ValidationError(
+                "no appraisal policy: without one, every genuine guest anywhere would be released every resource. "
+                    + "Pass --policy FILE with the measurements you trust (docs/broker.md), or --allow-any-measurement "
+                    + "to accept that on purpose (testing only)")
+        }
+        guard policy == nil || !allowAnyMeasurement else {
+            throw ValidationError("--policy and --allow-any-measurement exclude each other")
+        }
     }
 
     var parsedListen: (String, Int)? {
@@ -75,9 +89,16 @@ struct Serve: AsyncParsableCommand {
             resources: ResourceStore(directory: resources), allowSample: allowSample, trustedSimulatorRoots: roots,
             certificates: extra)
         if let policy { configuration.policy = try AppraisalPolicy(contentsOf: policy) }
+        configuration.allowAnyMeasurement = allowAnyMeasurement
         if let tdxCollateral { configuration.tdxCollateral = try TDXCollateral(directory: tdxCollateral) }
         let broker = try KBSBroker(configuration: configuration)
         guard let (host, port) = parsedListen else { throw ValidationError("bad --listen") }
+        if allowAnyMeasurement {
+            FileHandle.standardError.write(
+                Data(
+                    ("ccbroker: WARNING: --allow-any-measurement: no appraisal policy; any genuine, non-debug guest "
+                        + "is released every resource\n").utf8))
+        }
         if !roots.isEmpty {
             FileHandle.standardError.write(
                 Data("ccbroker: trusting \(roots.count) SIMULATED root certificate(s)\n".utf8))

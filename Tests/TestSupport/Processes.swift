@@ -160,7 +160,8 @@ public final class BrokerProcess: @unchecked Sendable {
         mkdir(resources, 0o700)
         process = try BackgroundProcess(
             [Binaries.ccbroker, "serve", "--listen", "127.0.0.1:0", "--resources", resources] + transport
-                + extraArguments, logPath: directory + "/broker.log")
+                + (extraArguments.contains("--policy") ? [] : ["--allow-any-measurement"]) + extraArguments,
+            logPath: directory + "/broker.log")
         let scheme = transport.isEmpty ? "http://" : "https://"
         let log = try process.waitFor("listening on " + scheme)
         guard let line = log.split(separator: "\n").first(where: { $0.hasPrefix("ccbroker: listening on " + scheme) })

@@ -51,6 +51,8 @@ class Broker:
             policy_path = self.work / "policy.json"
             policy_path.write_text(json.dumps(policy))
             cmd += ["--policy", policy_path]
+        else:
+            cmd += ["--allow-any-measurement"]
         self.starts += 1
         self.log_path = self.work / f"broker-{self.starts}.log"
         with open(self.log_path, "w") as log_file:

@@ -15,6 +15,10 @@ if [[ "${CCAGENT_SETUP_E2E:-0}" == 1 ]]; then
     packages+=(qemu-system-x86 dracut-core dracut-network initramfs-tools-core cryptsetup-initramfs busybox cpio kmod
         e2fsprogs socat dmsetup)
 fi
+if [[ "${CCAGENT_SETUP_DEB:-0}" == 1 ]]; then
+    # make deb and its install test: debhelper, lintian, a minimal Debian root, manual pages
+    packages+=(debhelper dpkg-dev lintian debootstrap man-db)
+fi
 if [[ "${CCAGENT_SETUP_BENCH:-0}" == 1 ]]; then
     # make bench: the clevis + tang peer, GNU time, gnuplot, initramfs builder for the size
     # comparison. Never the `dracut` package (it conflicts with initramfs-tools): clevis-dracut, which

@@ -37,7 +37,8 @@ build: setup
 	$(SWIFT) build $(SWIFT_FLAGS)
 
 release: setup
-	$(SWIFT) build $(RELEASE_FLAGS) $(SWIFT_FLAGS)
+	$(SWIFT) build $(RELEASE_FLAGS) $(SWIFT_FLAGS) --product ccagent
+	$(SWIFT) build $(RELEASE_FLAGS) $(SWIFT_FLAGS) --product ccbroker
 
 test: setup lint
 	$(SWIFT) build --build-tests $(SWIFT_FLAGS)

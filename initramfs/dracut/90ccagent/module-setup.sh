@@ -36,8 +36,10 @@ install() {
     [[ -f $root/etc/ccagent/broker-ca.pem ]] && ccagent_inst /etc/ccagent/broker-ca.pem
     [[ -f $root/usr/lib/systemd/catalog/ccagent.catalog ]] && ccagent_inst /usr/lib/systemd/catalog/ccagent.catalog
     [[ -f $root/etc/crypttab ]] && ccagent_inst /etc/crypttab
-    # TLS and name resolution for the broker.
-    inst_multiple -o /etc/ssl/certs/ca-certificates.crt /etc/resolv.conf /etc/hosts /etc/nsswitch.conf
+    # TLS and name resolution for the broker. Never the build machine's /etc/resolv.conf: the resolver
+    # comes from the boot's own network configuration (DHCP, or ip=...:DNS1:DNS2), which dracut's network
+    # module writes to /etc/resolv.conf in the initrd.
+    inst_multiple -o /etc/ssl/certs/ca-certificates.crt /etc/hosts /etc/nsswitch.conf
     inst_libdir_file -o "libnss_dns.so.*" "libnss_files.so.*" "libresolv.so.*"
     # The TEE guest drivers.
     instmods -c sev-guest tdx-guest 2>/dev/null || :

@@ -10,7 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from .common import BROKER_GUEST_ADDR, ProofFailure, run
+from .common import BROKER_GUEST_ADDR, BROKER_HOSTNAME, ProofFailure, run
 
 
 class Broker:
@@ -37,7 +37,8 @@ class Broker:
                    "-out", self.ca_pem], capture_output=True)
         run(ssl + ["req", *ec, "-subj", f"/CN={BROKER_GUEST_ADDR}", "-keyout", ca / "broker.key", "-out",
                    ca / "broker.csr"], capture_output=True)
-        (ca / "ext").write_text(f"subjectAltName=IP:{BROKER_GUEST_ADDR},IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+        (ca / "ext").write_text(f"subjectAltName=IP:{BROKER_GUEST_ADDR},IP:127.0.0.1,DNS:{BROKER_HOSTNAME}\n"
+                               "basicConstraints=CA:FALSE\n")
         run(ssl + ["x509", "-req", "-in", ca / "broker.csr", "-CA", self.ca_pem, "-CAkey", ca / "ca.key",
                    "-CAcreateserial", "-days", "2", "-extfile", ca / "ext", "-out", ca / "broker.pem"],
             capture_output=True)

@@ -13,6 +13,11 @@ PASSPHRASE = "e2e human passphrase 7f3a"  # slot 0: what a person would type at 
 BROKER_GUEST_ADDR = "10.0.2.100"  # QEMU user-mode: the guestfwd address, never routed anywhere
 BROKER_GUEST_PORT = 8443
 BROKER_URL = f"https://{BROKER_GUEST_ADDR}:{BROKER_GUEST_PORT}"
+# The broker by host name, as real images name it: only the proof's DNS server (dns.py) knows the name,
+# reached at this guestfwd address over TCP.
+BROKER_HOSTNAME = "kbs.ccagent.test"
+BROKER_NAMED_URL = f"https://{BROKER_HOSTNAME}:{BROKER_GUEST_PORT}"
+DNS_GUEST_ADDR = "10.0.2.53"
 MARK = "CCAGENT-E2E"
 # The kernel modules the guest needs beyond what the builders add: virtio disk and network, the root
 # file system, dm-crypt with AES-XTS.

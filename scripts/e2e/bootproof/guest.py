@@ -14,14 +14,14 @@ import threading
 import time
 from pathlib import Path
 
-from .common import BROKER_GUEST_ADDR, BROKER_GUEST_PORT, ProofFailure
+from .common import BROKER_GUEST_ADDR, BROKER_GUEST_PORT, DNS_GUEST_ADDR, ProofFailure
 
 
 class Guest:
     """One QEMU boot: console on stdio (read by a thread, answered by send), report on ttyS1."""
 
     def __init__(self, name: str, work: Path, kernel: Path, initrd: Path, append: str, drives: list[Path],
-                 forward_port: int | None, snapshot: bool) -> None:
+                 forward_port: int | None, snapshot: bool, dns_port: int | None = None) -> None:
         self.name = name
         self.console_path = work / f"{name}.console.txt"
         self.report_path = work / f"{name}.report.txt"
@@ -34,6 +34,9 @@ class Guest:
         if forward_port is not None:
             # Each guest connection to 10.0.2.100:8443 spawns socat to the broker on 127.0.0.1.
             forward = f"guestfwd=tcp:{BROKER_GUEST_ADDR}:{BROKER_GUEST_PORT}-cmd:socat - TCP:127.0.0.1:{forward_port}"
+            if dns_port is not None:
+                # DNS over TCP to the proof's server (restrict=on drops UDP).
+                forward += f",guestfwd=tcp:{DNS_GUEST_ADDR}:53-cmd:socat - TCP:127.0.0.1:{dns_port}"
             cmd += ["-netdev", f"user,id=n0,restrict=on,{forward}", "-device", "virtio-net-pci,netdev=n0"]
         self.started = time.monotonic()
         self.process = subprocess.Popen([str(c) for c in cmd], stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -192,6 +192,13 @@ class InitramfsBuilder:
         log(f"dracut: building the initramfs with the ccagent module{' (dead agent)' if dead_agent else ''}")
         # Test data only: the simulator's state, which a real image never carries.
         include = ["--include", w / "sim", "/var/lib/ccagent/simulator"]
+        # Test image only: QEMU's restrict=on drops UDP, so the resolver asks over TCP (RES_OPTIONS=use-vc).
+        resolver = w / "resolver-overlay"
+        shutil.rmtree(resolver, ignore_errors=True)
+        (resolver / "etc/systemd/system/ccagent-unlock.service.d").mkdir(parents=True)
+        (resolver / "etc/systemd/system/ccagent-unlock.service.d/e2e-resolver.conf").write_text(
+            "[Service]\nEnvironment=RES_OPTIONS=use-vc\n")
+        include += ["--include", resolver, "/"]
         if dead_agent:
             # dracut's --include never replaces a file a module installed: a drop-in points the unit at
             # the stand-in instead, and keeps everything else of the unit.
@@ -243,6 +250,9 @@ class InitramfsBuilder:
             (conf / "hooks/zz-e2e-dead-agent").write_text(
                 f"#!/bin/sh\n[ \"$1\" = prereqs ] && exit 0\ncp {self.dead_agent()} \"$DESTDIR/usr/bin/ccagent\"\n")
             (conf / "hooks/zz-e2e-dead-agent").chmod(0o755)
+        # Test image only: QEMU's restrict=on drops UDP, so the resolver asks over TCP (init sources conf.d).
+        (conf / "conf.d").mkdir()
+        (conf / "conf.d/e2e-resolver").write_text("export RES_OPTIONS=use-vc\n")
         (conf / "initramfs.conf").write_text("MODULES=list\nBUSYBOX=y\nCOMPRESS=gzip\n")
         (conf / "modules").write_text("\n".join(GUEST_DRIVERS) + "\n")
         out = w / ("initrd-initramfs-tools-dead-agent.img" if dead_agent else "initrd-initramfs-tools.img")
@@ -283,5 +293,7 @@ class InitramfsBuilder:
         missing = [p for p in expected if not any(q == p or q.endswith("/" + p) for q in paths)]
         missing += [lib for lib in needed if libraries and lib not in names]
         check(not missing, f"{image.name} lacks {missing}")
+        # The resolver must come from the boot's network configuration, never from the build machine.
+        check("etc/resolv.conf" not in paths, f"{image.name} carries a resolv.conf (the build machine's resolver)")
         log(f"{image.name}: {len(paths)} entries, ccagent" + (f" and its {len(needed)} libraries" if libraries else "")
             + ", units and config present")

@@ -13,11 +13,13 @@ from pathlib import Path
 
 from . import catalog
 from .broker import Broker
-from .common import BROKER_URL, MARK, PASSPHRASE, REPO, check, log, output, run, strip_ansi
+from .common import (BROKER_GUEST_ADDR, BROKER_HOSTNAME, BROKER_NAMED_URL, BROKER_URL, DNS_GUEST_ADDR, MARK, PASSPHRASE, REPO, check,
+                     log, output, run, strip_ansi)
+from .dns import DNSServer
 from .guest import Guest, Report, events
 from .images import InitramfsBuilder, Kernel, build_root_filesystem, build_setup_initramfs
 
-SCENARIOS = ("unlock", "initramfs-tools", "policy-deny", "broker-absent", "tampered", "poweroff",
+SCENARIOS = ("unlock", "initramfs-tools", "dns", "initramfs-tools-dns", "policy-deny", "broker-absent", "tampered", "poweroff",
              "initramfs-tools-poweroff", "initramfs-tools-dead-agent", "dead-agent")
 # The boots that need the agent's own fallback (issue #16: `ccagent: powering off:`); a run without
 # --only leaves them out when boot_proof.py is given --no-agent-poweroff.
@@ -126,29 +128,38 @@ class Proof:
              "https://kbs.attacker.example:8443"], stdout=subprocess.DEVNULL)
 
     def boot(self, name: str, initrd: Path, append: str, drives: list[Path], port: int | None,
-             snapshot: bool = True) -> Guest:
-        guest = Guest(name, self.work, self.kernel.vmlinuz, initrd, append, drives, port, snapshot)
+             snapshot: bool = True, dns_port: int | None = None) -> Guest:
+        guest = Guest(name, self.work, self.kernel.vmlinuz, initrd, append, drives, port, snapshot, dns_port)
         self.guests.append(guest)
         return guest
 
-    def cmdline(self, deadline: int, fallback: str | None = None) -> str:
+    @staticmethod
+    def network(named_broker: bool) -> str:
+        """ip= for both builders; named_broker: the DNS server comes from ip= (its 8th field) and the broker
+        is named by host name (ccagent.broker=), so the name must be resolved with the boot's own resolver."""
+        if not named_broker:
+            return "ip=10.0.2.15::10.0.2.2:255.255.255.0:guest:eth0:off net.ifnames=0 "
+        return (f"ip=10.0.2.15::10.0.2.2:255.255.255.0:guest:eth0:off:{DNS_GUEST_ADDR} net.ifnames=0 "
+                f"ccagent.broker={BROKER_NAMED_URL} ")
+
+    def cmdline(self, deadline: int, fallback: str | None = None, named_broker: bool = False) -> str:
         """dracut's command line; fallback None leaves the agent's default (poweroff)."""
         return (f"console=ttyS0 root=/dev/mapper/luks-{self.uuid} rootfstype=ext4 rd.luks.uuid={self.uuid} "
-                "rd.neednet=1 ip=10.0.2.15::10.0.2.2:255.255.255.0:guest:eth0:off net.ifnames=0 "
+                f"rd.neednet=1 {self.network(named_broker)}"
                 f"ccagent.tee=sim-snp ccagent.timeout={deadline} panic=-1 systemd.show_status=1 "
                 "systemd.journald.forward_to_console=1" + (f" ccagent.fallback={fallback}" if fallback else ""))
 
-    def cmdline_initramfs_tools(self, deadline: int, fallback: str | None = None) -> str:
+    def cmdline_initramfs_tools(self, deadline: int, fallback: str | None = None, named_broker: bool = False) -> str:
         return (f"console=ttyS0 root=/dev/mapper/luks-{self.uuid} rootfstype=ext4 "
-                f"cryptopts=target=luks-{self.uuid},source=UUID={self.uuid},luks "
-                "ip=10.0.2.15::10.0.2.2:255.255.255.0:guest:eth0:off net.ifnames=0 "
+                f"cryptopts=target=luks-{self.uuid},source=UUID={self.uuid},luks {self.network(named_broker)}"
                 f"ccagent.tee=sim-snp ccagent.timeout={deadline} panic=-1" +
                 (f" ccagent.fallback={fallback}" if fallback else ""))
 
-    def unlock_boot(self, variant: str, initrd: Path, append: str) -> None:
-        name = f"{variant}-unlock"
-        log(f"{name}: boot, expecting the agent to unlock the root")
-        guest = self.boot(name, initrd, append, [self.disk], self.broker.port)
+    def unlock_boot(self, variant: str, initrd: Path, append: str, dns: DNSServer | None = None) -> None:
+        name = f"{variant}-unlock" + ("-named-broker" if dns else "")
+        log(f"{name}: boot, expecting the agent to unlock the root" +
+            (f" from {BROKER_NAMED_URL}, a name only the boot's DNS server knows" if dns else ""))
+        guest = self.boot(name, initrd, append, [self.disk], self.broker.port, dns_port=dns.port if dns else None)
         guest.expect(f"{MARK}: switch-root reached", 420)
         guest.expect(f"{MARK}: done", 120)
         seconds = guest.wait_exit(60)
@@ -165,6 +176,9 @@ class Proof:
         last_boot = {f["label"]: f["value"] for f in status.get("last_boot", {}).get("facts", [])}
         check(last_boot.get("Outcome") == "unlocked" and status["last_boot"]["health"] == "ok",
               f"{name}: ccagent status after switch-root says {status.get('last_boot')}")
+        if dns:
+            check(dns.resolved(), f"{name}: the guest never asked the boot's DNS server for {BROKER_HOSTNAME}: "
+                  f"{dns.questions}")
         result = {"boot": name, "passed": True, "boot_seconds": round(seconds, 1),
                   "agent_start_to_volume_active_ms": round(state["total_ms"], 1),
                   "phases_ms": {p["name"]: round(p["duration_ms"], 1) for p in state.get("phases", [])
@@ -316,6 +330,18 @@ class Proof:
         if wanted("initramfs-tools"):
             self.unlock_boot("initramfs-tools", tools_initrd(), self.cmdline_initramfs_tools(90))
         # The passphrase fallback, allowed explicitly: the default is to power off.
+        # The broker by host name: resolved through the boot's network configuration (ip=...:DNS), never a
+        # resolv.conf copied from the build machine.
+        if wanted("dns") or wanted("initramfs-tools-dns"):
+            dns = DNSServer(BROKER_HOSTNAME, BROKER_GUEST_ADDR)
+            try:
+                if wanted("dns"):
+                    self.unlock_boot("dracut", initrd, self.cmdline(90, named_broker=True), dns)
+                if wanted("initramfs-tools-dns"):
+                    self.unlock_boot("initramfs-tools", tools_initrd(),
+                                     self.cmdline_initramfs_tools(90, named_broker=True), dns)
+            finally:
+                dns.stop()
         if wanted("policy-deny"):
             self.broker.start(policy=DENY_POLICY)
             # ccbroker appraises at resource time: the attestation passes, the resource is denied.

@@ -45,6 +45,7 @@ test: setup lint
 	$(SWIFT) test --skip-build $(SWIFT_FLAGS)
 	scripts/demo.sh "$$($(SWIFT) build --show-bin-path)" >/dev/null
 	scripts/fuzz.sh 10
+	$(MAKE) --no-print-directory deb-test
 	$(MAKE) --no-print-directory e2e-run
 
 lint: verify-units
@@ -140,7 +141,7 @@ e2e: E2E_FLAGS = --results BOOTPROOF.md
 e2e: e2e-run
 
 e2e-run:
-	CCAGENT_SETUP_E2E=1 scripts/setup.sh
+	CCAGENT_SETUP_E2E=1 CCAGENT_SETUP_DEB=1 scripts/setup.sh
 	$(SWIFT) build $(SWIFT_FLAGS)
 	python3 scripts/e2e/boot_proof.py $(E2E_FLAGS)
 

@@ -48,12 +48,18 @@ class Proof:
         if self.broker:
             self.broker.stop()
 
-    # The staged install (make install DESTDIR=...) the initramfs builders take ccagent from.
+    # The guest's files come from the built package (make deb), unpacked as an image pipeline installs
+    # it: every boot of the proof is also a proof of the package.
     def stage_install(self) -> Path:
         stage = self.work / "destdir"
         shutil.rmtree(stage, ignore_errors=True)
-        log("make install DESTDIR=... (release build, static Swift stdlib)")
-        run(["make", "-s", "install-agent", f"DESTDIR={stage}"], cwd=REPO, stdout=subprocess.DEVNULL)
+        log("make deb (release build, static Swift stdlib, lintian), then the ccagent package unpacked")
+        run(["make", "-s", "deb"], cwd=REPO, stdout=subprocess.DEVNULL)
+        debs = sorted((REPO / ".build/deb").glob("ccagent_*_amd64.deb"))
+        check(len(debs) == 1, f"expected one ccagent package in .build/deb, found {debs}")
+        fields = output(["dpkg-deb", "--field", debs[0], "Package", "Version", "Depends"])
+        log(f"installing {debs[0].name}: {' '.join(fields.split())[:160]}")
+        run(["dpkg-deb", "--extract", debs[0], stage])
         conf = stage / "etc/ccagent/ccagent.conf"
         conf.write_text(f"broker = {BROKER_URL}\nca = /etc/ccagent/broker-ca.pem\n"
                         "simulator-dir = /var/lib/ccagent/simulator\n")

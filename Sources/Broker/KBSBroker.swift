@@ -118,7 +118,7 @@ public final class KBSBroker: @unchecked Sendable {
                 "RCAR handshake Auth failed: KBS Client Protocol Version Mismatch: expect =\(kbsProtocolVersion) while the request is \(auth.version)",
                 peer: request.peer, reason: "protocol version \(auth.version)")
         }
-        guard ["snp", "tdx", "sample"].contains(auth.tee) else {
+        guard ["snp", "tdx", "az-snp-vtpm", "az-tdx-vtpm", "sample"].contains(auth.tee) else {
             return attestationError(
                 "RCAR handshake Auth failed: unsupported TEE \(auth.tee)", peer: request.peer, reason: "tee \(auth.tee)"
             )
@@ -205,6 +205,7 @@ public final class KBSBroker: @unchecked Sendable {
                 ]))
         case "snp": return verifySNP(evidence, expectedReportData: expected)
         case "tdx": return verifyTDX(evidence, expectedReportData: expected)
+        case "az-snp-vtpm", "az-tdx-vtpm": return verifyAzure(evidence, tee: tee, expectedReportData: digest)
         default:
             return .failure("TEE '\(tee)' is not supported by this broker")
         }

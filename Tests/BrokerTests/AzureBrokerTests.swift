@@ -96,7 +96,8 @@ struct AzureBrokerHarness {
 
 @Suite("ccbroker with Azure vTPM evidence")
 struct AzureBrokerTests {
-    @Test("verifyAzure accepts every fixture with its report data; the claims carry the PCRs and the raw report",
+    @Test(
+        "verifyAzure accepts every fixture with its report data; the claims carry the PCRs and the raw report",
         arguments: AzureBrokerVector.all)
     func accepts(vector: AzureBrokerVector) throws {
         let harness = try AzureBrokerHarness()
@@ -117,15 +118,17 @@ struct AzureBrokerTests {
         #expect(try harness.fetch(tee: vector.tee, claims: claims).status == 200)
     }
 
-    @Test("verifyAzure refuses a wrong report data, the zero-padded one, and the other Azure TEE's name",
+    @Test(
+        "verifyAzure refuses a wrong report data, the zero-padded one, and the other Azure TEE's name",
         arguments: AzureBrokerVector.all)
     func refuses(vector: AzureBrokerVector) throws {
         let harness = try AzureBrokerHarness()
         defer { Fixtures.removeTree(harness.directory) }
         let evidence = try vector.evidence
         let wrong = vector.expected.map { $0 ^ 0x01 }
-        guard case .failure(let reason) = harness.broker.verifyAzure(
-            evidence, tee: vector.tee, expectedReportData: wrong, at: try vector.date)
+        guard
+            case .failure(let reason) = harness.broker.verifyAzure(
+                evidence, tee: vector.tee, expectedReportData: wrong, at: try vector.date)
         else {
             Issue.record("a wrong report data was accepted")
             return
@@ -133,15 +136,17 @@ struct AzureBrokerTests {
         #expect(reason.contains("tpm quote nonce"), "\(reason)")
         // The SNP/TDX binding rule (digest zero-padded to 64 bytes) is not the one of these TEEs.
         let padded = Array((vector.expected + [UInt8](repeating: 0, count: 64)).prefix(64))
-        guard case .failure = harness.broker.verifyAzure(
-            evidence, tee: vector.tee, expectedReportData: padded, at: try vector.date)
+        guard
+            case .failure = harness.broker.verifyAzure(
+                evidence, tee: vector.tee, expectedReportData: padded, at: try vector.date)
         else {
             Issue.record("the zero-padded report data was accepted")
             return
         }
         let other = vector.tee == "az-snp-vtpm" ? "az-tdx-vtpm" : "az-snp-vtpm"
-        guard case .failure(let mismatch) = harness.broker.verifyAzure(
-            evidence, tee: other, expectedReportData: vector.expected, at: try vector.date)
+        guard
+            case .failure(let mismatch) = harness.broker.verifyAzure(
+                evidence, tee: other, expectedReportData: vector.expected, at: try vector.date)
         else {
             Issue.record("evidence of the other TEE was accepted")
             return
@@ -149,7 +154,8 @@ struct AzureBrokerTests {
         #expect(mismatch.contains("not the one of '\(other)'"), "\(mismatch)")
     }
 
-    @Test("/auth accepts both Azure TEEs; /attest refuses a replayed fixture, whose nonce does not bind this session",
+    @Test(
+        "/auth accepts both Azure TEEs; /attest refuses a replayed fixture, whose nonce does not bind this session",
         arguments: AzureBrokerVector.all)
     func replayRefused(vector: AzureBrokerVector) throws {
         let recorder = AuditRecorder()
@@ -158,7 +164,8 @@ struct AzureBrokerTests {
         func post(_ path: String, _ body: JSONValue, cookie: String? = nil) -> BrokerResponse {
             harness.broker.handle(
                 BrokerRequest(
-                    method: "POST", path: path, cookie: cookie, bearer: nil, body: body.serializedBytes(), peer: "test"))
+                    method: "POST", path: path, cookie: cookie, bearer: nil, body: body.serializedBytes(), peer: "test")
+            )
         }
         let auth = post("/kbs/v0/auth", AuthRequest(tee: vector.tee).json)
         #expect(auth.status == 200, "\(String(decoding: auth.body, as: UTF8.self))")
@@ -195,8 +202,9 @@ struct AzureBrokerTests {
 
         let verifier = try AzureBrokerHarness()
         defer { Fixtures.removeTree(verifier.directory) }
-        guard case .success(let claims) = verifier.broker.verifyAzure(
-            try vector.evidence, tee: vector.tee, expectedReportData: vector.expected, at: try vector.date)
+        guard
+            case .success(let claims) = verifier.broker.verifyAzure(
+                try vector.evidence, tee: vector.tee, expectedReportData: vector.expected, at: try vector.date)
         else { throw FixtureError(message: "the fixture did not verify") }
 
         let recorder = AuditRecorder()
@@ -209,7 +217,9 @@ struct AzureBrokerTests {
             let response = try harness.fetch(tee: vector.tee, claims: claims)
             #expect((response.status == 200) == allowed)
             if !allowed {
-                #expect(recorder.lines.last?.metadata["rule"]?.hasPrefix(rule) == true, "\(String(describing: recorder.lines.last))")
+                #expect(
+                    recorder.lines.last?.metadata["rule"]?.hasPrefix(rule) == true,
+                    "\(String(describing: recorder.lines.last))")
             }
         }
         // A token without the PCRs (or the raw report) is denied as unreadable, never allowed.

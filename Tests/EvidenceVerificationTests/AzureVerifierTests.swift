@@ -68,16 +68,18 @@ struct AzureVector: CustomTestStringConvertible, Sendable {
 
 @Suite("Azure vTPM verification")
 struct AzureVerifierTests {
-    @Test("every fixture verifies with its report data; the summary gives that report data and PCR 0",
+    @Test(
+        "every fixture verifies with its report data; the summary gives that report data and PCR 0",
         arguments: AzureVector.all)
     func verifies(vector: AzureVector) throws {
         let (evidence, _, _) = try vector.load()
         let result = try vector.verify(evidence)
         #expect(result.failures == [])
         #expect(result.trusted)
-        for check in ["tpm quote signature by HCLAkPub", "tpm quote nonce", "tpm pcr digest over PCRs 0-23",
-            "hcl variable data bound to the hardware report"]
-        {
+        for check in [
+            "tpm quote signature by HCLAkPub", "tpm quote nonce", "tpm pcr digest over PCRs 0-23",
+            "hcl variable data bound to the hardware report",
+        ] {
             #expect(result.passed.contains(check), "\(check) did not run")
         }
         guard case .azure(let summary) = result.summary else {
@@ -94,7 +96,8 @@ struct AzureVerifierTests {
         }
     }
 
-    @Test("a wrong report data is refused by the nonce check (and the user-data check in v2)", arguments: AzureVector.all)
+    @Test(
+        "a wrong report data is refused by the nonce check (and the user-data check in v2)", arguments: AzureVector.all)
     func wrongReportData(vector: AzureVector) throws {
         let (evidence, _, _) = try vector.load()
         let result = try vector.verify(evidence, reportData: "123abc")
@@ -111,7 +114,8 @@ struct AzureVerifierTests {
         var (evidence, _, _) = try vector.load()
         var bytes = evidence.tpmQuote.message.rawBytes
         // clockInfo.clock: any value parses, so only the signature can catch it.
-        let clock = 6 + 2 + evidence.tpmQuote.message.qualifiedSigner.count + 2
+        let clock =
+            6 + 2 + evidence.tpmQuote.message.qualifiedSigner.count + 2
             + evidence.tpmQuote.message.extraData.count
         bytes[clock + 7] ^= 0x01
         evidence.tpmQuote.message = try TPMQuoteInfo(parsing: bytes)
@@ -154,7 +158,8 @@ struct AzureVerifierTests {
                 Array(bytes[$0..<$0 + text.count]) == text
             })
         else { throw FixtureError(message: "no vmUniqueId") }
-        bytes[start + text.count] = bytes[start + text.count] == UInt8(ascii: "0") ? UInt8(ascii: "1") : UInt8(ascii: "0")
+        bytes[start + text.count] =
+            bytes[start + text.count] == UInt8(ascii: "0") ? UInt8(ascii: "1") : UInt8(ascii: "0")
         evidence.hclReport = try HCLReport(parsing: bytes)
         #expect(try vector.verify(evidence).codes == [.hclVariableDataMismatch])
     }

@@ -49,7 +49,9 @@ struct AzureEvidenceVector: CustomTestStringConvertible, Sendable {
 
 @Suite("Azure vTPM evidence parsing")
 struct AzureParsingTests {
-    @Test("every evidence fixture parses: TEE, version, nonce, 24 PCRs, hardware report", arguments: AzureEvidenceVector.all)
+    @Test(
+        "every evidence fixture parses: TEE, version, nonce, 24 PCRs, hardware report",
+        arguments: AzureEvidenceVector.all)
     func parses(vector: AzureEvidenceVector) throws {
         let evidence = try AzureEvidence(parsing: Fixtures.bytes(vector.file))
         #expect(evidence.tee == vector.tee)
@@ -146,7 +148,9 @@ struct AzureParsingTests {
         let rsapss = try TPMSignature(parsing: [0x00, 0x16, 0x00, 0x0B, 0x01, 0x00] + body)
         #expect(rsapss.scheme == .rsapss)
         #expect(throws: EvidenceError.self) { try TPMSignature(parsing: [0x00, 0x18, 0x00, 0x0B, 0x01, 0x00] + body) }
-        #expect(throws: EvidenceError.self) { try TPMSignature(parsing: [0x00, 0x14, 0x00, 0x0B, 0x01, 0x00] + body + [0]) }
+        #expect(throws: EvidenceError.self) {
+            try TPMSignature(parsing: [0x00, 0x14, 0x00, 0x0B, 0x01, 0x00] + body + [0])
+        }
         #expect(throws: EvidenceError.self) { try TPMSignature(parsing: [0x00, 0x14, 0x00, 0x0B, 0x01, 0x01] + body) }
     }
 
@@ -212,8 +216,12 @@ struct AzureParsingTests {
             (with("hcl_report", .string("not base64!")), .malformed),
             (with("hcl_report", nil), .malformed),
             (with("vcek", nil), .malformed),
-            (with("tpm_quote", .object([("signature", .string("00")), ("message", .string("zz")), ("pcrs", .array([]))])),
-                .malformed),
+            (
+                with(
+                    "tpm_quote",
+                    .object([("signature", .string("00")), ("message", .string("zz")), ("pcrs", .array([]))])),
+                .malformed
+            ),
             (with("tpm_quote", .array([])), .malformed),
             (with("hcl_report", .array([.integer(1)])), .malformed),
             (.array([]), .malformed),

@@ -56,7 +56,9 @@ extension AppraisalPolicy.Rules {
         }
         var failures: [String]
         do {
-            failures = tee == "az-snp-vtpm" ? appraise(snp: try SNPReport(parsing: raw)) : appraise(tdx: try TDXQuote(parsing: raw))
+            failures =
+                tee == "az-snp-vtpm"
+                ? appraise(snp: try SNPReport(parsing: raw)) : appraise(tdx: try TDXQuote(parsing: raw))
         } catch {
             return ["unreadable evidence: \(hardwareKey).\(rawKey) does not parse: \(error)"]
         }

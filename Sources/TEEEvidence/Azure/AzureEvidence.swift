@@ -59,7 +59,9 @@ public struct AzureEvidence: Sendable, Equatable {
     }
 
     public init(json: JSONValue, tee expectedTEE: TEE? = nil) throws(EvidenceError) {
-        func fail(_ what: String) -> EvidenceError { EvidenceError(.malformed, "failed to read Azure evidence: \(what)") }
+        func fail(_ what: String) -> EvidenceError {
+            EvidenceError(.malformed, "failed to read Azure evidence: \(what)")
+        }
         guard case .object = json else { throw fail("it is not a JSON object") }
         let version: Int
         if let value = json["version"] {
@@ -112,7 +114,8 @@ public struct AzureEvidence: Sendable, Equatable {
             }
             tdQuote = nil
         case .tdx:
-            let quote = try AzureEvidence.bytes(json["td_quote"], legacy: legacy, max: 64 * 1024, "td_quote", base64: true)
+            let quote = try AzureEvidence.bytes(
+                json["td_quote"], legacy: legacy, max: 64 * 1024, "td_quote", base64: true)
             tdQuote = try TDXQuote(parsing: quote)
             vcek = nil
         }

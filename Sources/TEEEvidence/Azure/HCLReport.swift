@@ -89,7 +89,8 @@ public struct HCLReport: Sendable, Equatable {
         guard hashType == HCLReport.sha256HashType else {
             throw EvidenceError(
                 .unsupportedVersion,
-                "failed to read HCL report: report data hash type \(hashType) is not SHA-256 (1), the only one supported")
+                "failed to read HCL report: report data hash type \(hashType) is not SHA-256 (1), the only one supported"
+            )
         }
         let size = Int(try r.u32("variable data size"))
         guard size <= HCLReport.maxVariableDataSize else {

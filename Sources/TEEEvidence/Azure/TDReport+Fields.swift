@@ -6,11 +6,16 @@ extension TDReport {
     public var quotedFields: [(name: String, value: [UInt8])] {
         var r = ByteReader(rawBytes, context: "TDREPORT", offset: 264)
         // The offsets are within the 1024 bytes init(parsing:) checked, so no read can fail.
-        guard let tcb = try? (r.bytes(16, "TEE_TCB_SVN"), r.bytes(48, "MRSEAM"), r.bytes(48, "MRSIGNERSEAM"),
-            r.bytes(8, "SEAMATTRIBUTES")),
+        guard
+            let tcb = try? (
+                r.bytes(16, "TEE_TCB_SVN"), r.bytes(48, "MRSEAM"), r.bytes(48, "MRSIGNERSEAM"),
+                r.bytes(8, "SEAMATTRIBUTES")
+            ),
             (try? r.skip(to: 512)) != nil,
-            let info = try? (r.bytes(8, "ATTRIBUTES"), r.bytes(8, "XFAM"), r.bytes(48, "MRTD"), r.bytes(48, "MRCONFIGID"),
-                r.bytes(48, "MROWNER"), r.bytes(48, "MROWNERCONFIG")),
+            let info = try? (
+                r.bytes(8, "ATTRIBUTES"), r.bytes(8, "XFAM"), r.bytes(48, "MRTD"), r.bytes(48, "MRCONFIGID"),
+                r.bytes(48, "MROWNER"), r.bytes(48, "MROWNERCONFIG")
+            ),
             let rtmr = try? (0..<4).map({ index throws(EvidenceError) in try r.bytes(48, "RTMR\(index)") })
         else { return [] }
         return [

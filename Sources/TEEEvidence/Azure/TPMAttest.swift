@@ -29,7 +29,9 @@ public struct TPMQuoteInfo: Sendable, Equatable {
 
         /// The selected PCR indices, ascending.
         public var indices: [Int] {
-            bitmap.enumerated().flatMap { byte in (0..<8).filter { byte.element >> $0 & 1 == 1 }.map { byte.offset * 8 + $0 } }
+            bitmap.enumerated().flatMap { byte in
+                (0..<8).filter { byte.element >> $0 & 1 == 1 }.map { byte.offset * 8 + $0 }
+            }
         }
     }
 

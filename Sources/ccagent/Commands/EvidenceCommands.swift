@@ -59,7 +59,8 @@ struct ReportGenerate: ParsableCommand {
 
 struct ReportDecode: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "decode", abstract: "Decode an SNP report, TDX quote, TDREPORT or Azure HCL report (auto-detected).")
+        commandName: "decode",
+        abstract: "Decode an SNP report, TDX quote, TDREPORT or Azure HCL report (auto-detected).")
 
     @Argument(help: "Evidence file.") var file: String
     @Flag(help: "JSON output (stable keys).") var json = false

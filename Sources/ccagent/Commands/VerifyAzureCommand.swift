@@ -21,7 +21,8 @@ struct VerifyAzureCommand: ParsableCommand {
     @Option(help: "The evidence JSON file.")
     var evidence: String
 
-    @Option(name: .customLong("report-data"), help: "The expected report data (TPM quote nonce), hex, at most 64 bytes.")
+    @Option(
+        name: .customLong("report-data"), help: "The expected report data (TPM quote nonce), hex, at most 64 bytes.")
     var reportData: String
 
     @Option(

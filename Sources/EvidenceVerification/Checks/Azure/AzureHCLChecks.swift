@@ -73,7 +73,8 @@ public struct AzureTDReportMatchCheck: VerificationCheck {
         guard differing.isEmpty, !report.quotedFields.isEmpty else {
             return .fail(
                 .hclTDReportMismatch,
-                "hcl tdreport: \(differing.joined(separator: ", ")) of the HCL report's TDREPORT differ from the TD quote")
+                "hcl tdreport: \(differing.joined(separator: ", ")) of the HCL report's TDREPORT differ from the TD quote"
+            )
         }
         return .pass("hcl tdreport matches the td quote")
     }

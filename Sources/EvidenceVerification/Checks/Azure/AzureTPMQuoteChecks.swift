@@ -45,7 +45,8 @@ public struct AzureQuoteSignatureCheck: VerificationCheck {
         guard verified else {
             return .fail(
                 .tpmQuoteSignatureMismatch,
-                "tpm quote signature: the \(scheme) SHA-256 signature does not verify with HCLAkPub from the HCL report")
+                "tpm quote signature: the \(scheme) SHA-256 signature does not verify with HCLAkPub from the HCL report"
+            )
         }
         return .pass("tpm quote signature by HCLAkPub")
     }
@@ -86,7 +87,8 @@ public struct AzurePCRDigestCheck: VerificationCheck {
         }
         guard quote.pcrs.count == 24 else {
             return .fail(
-                .tpmPCRSelectionUnsupported, "tpm pcr selection: the evidence carries \(quote.pcrs.count) PCR values, not 24")
+                .tpmPCRSelectionUnsupported,
+                "tpm pcr selection: the evidence carries \(quote.pcrs.count) PCR values, not 24")
         }
         let digest = DigestAlgorithm.sha256.hash(quote.pcrs.flatMap { $0 })
         guard digest == quote.message.pcrDigest else {

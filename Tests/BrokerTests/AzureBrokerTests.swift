@@ -240,3 +240,38 @@ struct AzureBrokerTests {
         }
     }
 }
+
+/// The refusal over real HTTP: the ccbroker binary on loopback, curl with a cookie jar.
+@Suite("ccbroker over HTTP with Azure vTPM evidence", .tags(.integration))
+struct AzureBrokerHTTPIntegrationTests {
+    @Test("a replayed az-snp-vtpm fixture is refused at /attest with AttestationError; the audit names the nonce")
+    func replayOverHTTP() throws {
+        let directory = try Fixtures.temporaryDirectory("ccagent-azure-http")
+        defer { Fixtures.removeTree(directory) }
+        let broker = try BrokerProcess(
+            plainHTTPIn: directory, extraArguments: ["--cert-dir", Fixtures.testVectors + "/certs"])
+        defer { broker.process.stop() }
+        let jar = directory + "/cookies"
+        func curl(_ path: String, _ body: JSONValue) throws -> Subprocess.Result {
+            let file = directory + "/body.json"
+            try Data(body.serializedBytes()).write(to: URL(fileURLWithPath: file))
+            return try Subprocess.run([
+                "/usr/bin/curl", "-sS", "-c", jar, "-b", jar, "-H", "Content-Type: application/json",
+                "--data-binary", "@" + file, "-w", "\n%{http_code}", broker.url + path,
+            ])
+        }
+        let auth = try curl("/kbs/v0/auth", AuthRequest(tee: "az-snp-vtpm").json)
+        #expect(auth.output.hasSuffix("\n200"), "\(auth.output)")
+        let challenge = try Challenge(
+            json: JSONValue.parse(Array(auth.output.split(separator: "\n").dropLast().joined().utf8)))
+        let key = try TEEKeyPair(type: .p256)
+        let body = AttestationRequest(
+            runtimeData: RuntimeData(nonce: challenge.nonce, teePubKey: key.publicJWK),
+            primaryEvidence: try JSONValue.parse(Fixtures.bytes("azure/snp-vtpm/evidence-v2.json")))
+        let attest = try curl("/kbs/v0/attest", body.json)
+        #expect(attest.output.hasSuffix("\n401"), "\(attest.output)")
+        #expect(attest.output.contains("AttestationError"))
+        let log = try broker.process.waitFor("attest deny")
+        #expect(log.contains("tpm quote nonce"), "\(log)")
+    }
+}

@@ -79,7 +79,8 @@ struct AzureBrokerHarness {
         }
         let configuration = BrokerConfiguration(resources: store, policy: policy, certificates: amd)
         broker = try KBSBroker(configuration: configuration, audit: audit)
-        try store.put(try #require(ResourcePath("default/key/one")), value: SecretBytes(copying: Array("v1".utf8)))
+        guard let path = ResourcePath("default/key/one") else { throw FixtureError(message: "resource path") }
+        try store.put(path, value: SecretBytes(copying: Array("v1".utf8)))
     }
 
     /// The resource GET with a token carrying `claims` from a successful verification.

@@ -153,7 +153,9 @@ let package = Package(
             name: "CryptographyTests", dependencies: ["Cryptography", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "EvidenceVerificationTests",
-            dependencies: ["AgentBase", "EvidenceVerification", "TEEEvidence", "Cryptography", "TestSupport"],
+            dependencies: [
+                "AgentBase", "CanonicalJSON", "EvidenceVerification", "TEEEvidence", "Cryptography", "TestSupport",
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "TEEDeviceTests",

@@ -2,6 +2,7 @@
 // Azure vTPM verification over the real corpus, and each attack refused by the check that names it.
 
 import AgentBase
+import CanonicalJSON
 import Cryptography
 import EvidenceVerification
 import FoundationEssentials
@@ -265,6 +266,38 @@ struct AzureVerifierTests {
         evidence.version = 1
         #expect(try vector.verify(evidence).trusted)
         #expect(try vector.verify(evidence, reportData: "123abc").codes == [.tpmNonceMismatch])
+    }
+
+    @Test("Trustee's split fixtures (tpm-quote-v1.json, hcl-report.bin, vcek.pem) assembled as v0 evidence verify")
+    func splitFixtures() throws {
+        let quote = try JSONValue.parse(Fixtures.bytes("azure/snp-vtpm/tpm-quote-v1.json"))
+        func byteList(_ hex: String?) -> JSONValue { .array((hex.flatMap(Hex.decode) ?? []).map { .integer($0) }) }
+        let pcrs = (quote["pcrs"]?.arrayValue ?? []).map { byteList($0.stringValue) }
+        let evidence: JSONValue = .object([
+            (
+                "quote",
+                .object([
+                    ("signature", byteList(quote["signature"]?.stringValue)),
+                    ("message", byteList(quote["message"]?.stringValue)), ("pcrs", .array(pcrs)),
+                ])
+            ),
+            ("report", .array(try Fixtures.bytes("azure/snp-vtpm/hcl-report.bin").map { .integer($0) })),
+            ("vcek", .string(String(decoding: try Fixtures.bytes("azure/snp-vtpm/vcek.pem"), as: UTF8.self))),
+        ])
+        let parsed = try AzureEvidence(json: evidence)
+        let result = AzureVerifier.verify(
+            evidence: parsed, expectedReportData: Array("challenge".utf8),
+            at: try Date("2026-06-01T00:00:00Z", strategy: .iso8601))
+        #expect(result.failures == [])
+        #expect(result.passed.contains("tpm quote signature by HCLAkPub") && result.passed.contains("report signature"))
+        // The standalone tpm-quote.msg/.sig pair is another capture (PCRs 0-7 and 14): not signed by this AK.
+        var other = parsed
+        other.tpmQuote.message = try TPMQuoteInfo(parsing: Fixtures.bytes("azure/snp-vtpm/tpm-quote.msg"))
+        other.tpmQuote.signature = try Fixtures.bytes("azure/snp-vtpm/tpm-quote.sig")
+        let refused = AzureVerifier.verify(
+            evidence: other, expectedReportData: Array("challenge".utf8),
+            at: try Date("2026-06-01T00:00:00Z", strategy: .iso8601))
+        #expect(refused.codes == [.tpmQuoteSignatureMismatch, .tpmPCRSelectionUnsupported])
     }
 
     @Test("raw entry point: the evidence file, certificates as named files, unreadable inputs are errors")

@@ -176,6 +176,11 @@ public struct HCLRuntimeData: Sendable, Equatable {
     public struct RSAKey: Sendable, Equatable {
         public var modulus: [UInt8]
         public var exponent: [UInt8]
+
+        public init(modulus: [UInt8], exponent: [UInt8]) {
+            self.modulus = modulus
+            self.exponent = exponent
+        }
         public var modulusBits: Int {
             let trimmed = modulus.drop { $0 == 0 }
             guard let first = trimmed.first else { return 0 }

@@ -232,7 +232,20 @@ struct AzureBrokerTests {
             #expect(response.status == 401)
             #expect(recorder.lines.last?.metadata["rule"]?.hasPrefix("unreadable evidence: ") == true)
         }
+        // min_evidence_version: v2 evidence passes a v2 minimum; the v1 capture does not.
+        let v1Vector = AzureBrokerVector.all[1]
+        guard
+            case .success(let v1Claims) = verifier.broker.verifyAzure(
+                try v1Vector.evidence, tee: v1Vector.tee, expectedReportData: v1Vector.expected, at: try v1Vector.date)
+        else { throw FixtureError(message: "the v1 fixture did not verify") }
+        let v2Only = try load(#"{"default":{"azure":{"min_evidence_version":2}}}"#)
+        let strict = try AzureBrokerHarness(policy: v2Only, audit: recorder.logger)
+        defer { Fixtures.removeTree(strict.directory) }
+        #expect(try strict.fetch(tee: vector.tee, claims: claims).status == 200)
+        #expect(try strict.fetch(tee: v1Vector.tee, claims: v1Claims).status == 401)
+        #expect(recorder.lines.last?.metadata["rule"] == "azure.min_evidence_version: evidence v1 < v2")
         for bad in [
+            #"{"default":{"azure":{"min_evidence_version":3}}}"#,
             #"{"default":{"azure":{"pcrs":{"24":[]}}}}"#, #"{"default":{"azure":{"pcrs":{"04":[]}}}}"#,
             #"{"default":{"azure":{"pcrs":{"4":["00"]}}}}"#, #"{"default":{"azure":{"pcr":{}}}}"#,
             #"{"default":{"azure":{"pcrs":[]}}}"#,

@@ -7,12 +7,15 @@ import KBSProtocol
 import TEEEvidence
 
 /// Reference values for Azure vTPM evidence (the policy's `azure` object):
-/// `{"pcrs": {"4": ["<hex>"], "9": […], "11": […]}}`, each PCR (0-23, SHA-256 bank) constrained to a list of
-/// allowed values. An absent or empty list means "no constraint". The hardware report inside the evidence
+/// `{"pcrs": {"4": ["<hex>"], "9": […], "11": […]}, "min_evidence_version": 2}`, each PCR (0-23, SHA-256 bank)
+/// constrained to a list of allowed values (absent or empty: no constraint), and the lowest evidence version
+/// accepted (2 puts the report data into the hardware report too, through the HCL user data). The hardware report inside the evidence
 /// is appraised by the `snp` / `tdx` rules (and `allow_debug`, `max_vmpl`) as for bare SNP / TDX.
 public struct AzureRules: Sendable, Equatable {
     /// Allowed values by PCR index (lower-case hex of 32 bytes).
     public var pcrs: [Int: [String]] = [:]
+    /// The lowest evidence version accepted (0: any).
+    public var minimumEvidenceVersion = 0
 
     public init() {}
 
@@ -39,6 +42,11 @@ public struct AzureRules: Sendable, Equatable {
                     }
                     pcrs[index] = values
                 }
+            case "min_evidence_version":
+                guard let version = item.uint64Value, version <= 2 else {
+                    throw BrokerError("policy: '\(location).azure.min_evidence_version' must be 0, 1 or 2")
+                }
+                minimumEvidenceVersion = Int(version)
             default: throw BrokerError("policy: unknown key '\(location).azure.\(name)'")
             }
         }
@@ -64,6 +72,12 @@ extension AppraisalPolicy.Rules {
         }
         guard let values = evidence?["azure"]?["pcrs"]?.arrayValue?.compactMap(\.stringValue), values.count == 24 else {
             return failures + ["unreadable evidence: the token has no 24 azure.pcrs"]
+        }
+        guard let version = evidence?["azure"]?["evidence_version"]?.uint64Value else {
+            return failures + ["unreadable evidence: the token has no azure.evidence_version"]
+        }
+        if version < azure.minimumEvidenceVersion {
+            failures.append("azure.min_evidence_version: evidence v\(version) < v\(azure.minimumEvidenceVersion)")
         }
         for (index, allowed) in azure.pcrs.sorted(by: { $0.key < $1.key }) where !allowed.isEmpty {
             if !allowed.contains(values[index]) {

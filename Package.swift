@@ -48,7 +48,7 @@ let package = Package(
         // Process hardening and the fail-closed power-off: the one importer of CProcess.
         .target(name: "ProcessControl", dependencies: ["CProcess"], swiftSettings: strict),
         .target(name: "SecureMemory", swiftSettings: strict),
-        .target(name: "TEEEvidence", dependencies: ["AgentBase"], swiftSettings: strict),
+        .target(name: "TEEEvidence", dependencies: ["AgentBase", "CanonicalJSON"], swiftSettings: strict),
         .target(name: "CanonicalJSON", swiftSettings: strict),
         .target(name: "Cryptography", dependencies: ["COpenSSL", "SecureMemory"], swiftSettings: strict),
         .target(
@@ -147,12 +147,15 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "SecureMemoryTests", dependencies: ["SecureMemory"], swiftSettings: strict),
         .testTarget(
-            name: "TEEEvidenceTests", dependencies: ["AgentBase", "TEEEvidence", "TestSupport"], swiftSettings: strict),
+            name: "TEEEvidenceTests", dependencies: ["AgentBase", "CanonicalJSON", "TEEEvidence", "TestSupport"],
+            swiftSettings: strict),
         .testTarget(
             name: "CryptographyTests", dependencies: ["Cryptography", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "EvidenceVerificationTests",
-            dependencies: ["AgentBase", "EvidenceVerification", "TEEEvidence", "Cryptography", "TestSupport"],
+            dependencies: [
+                "AgentBase", "CanonicalJSON", "EvidenceVerification", "TEEEvidence", "Cryptography", "TestSupport",
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "TEEDeviceTests",

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// libFuzzer target: every evidence parser (SNP report, certificate table, TDX quote, TDREPORT, CCEL).
+// libFuzzer target: every evidence parser (SNP report, certificate table, TDX quote, TDREPORT, CCEL, Azure).
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzEvidence(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -12,5 +12,13 @@ public func fuzzEvidence(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     _ = try? SNPCertificateTable(parsing: bytes)
     _ = try? CCELEventLog(parsing: bytes)
+    // Azure: the HCL report, the TPM quote structures and the evidence JSON.
+    if let report = try? HCLReport(parsing: bytes) {
+        precondition(report.rawBytes == bytes, "an HCL report did not keep its bytes")
+        _ = report.summary()
+    }
+    if let quote = try? TPMQuoteInfo(parsing: bytes) { _ = quote.pcrSelections.map(\.indices) }
+    _ = try? TPMSignature(parsing: bytes)
+    if let evidence = try? AzureEvidence(parsing: bytes) { _ = evidence.summary() }
     return 0
 }

@@ -69,7 +69,13 @@ module AgentBase Sources/AgentBase/*.swift
 if selected evidence; then
     cp "$corpus_root"/snp/*report.bin "$corpus_root"/tdx/*quote.dat "$corpus_root"/tdx/azure-tdreport.bin "$out/seeds-evidence/"
     head -c 20000 "$corpus_root/tdx/gcp-cos113-ccel-data.dat" >"$out/seeds-evidence/ccel.bin"
-    build evidence -I "$out/modules" "$out/modules/AgentBase.o" "$out/modules/SecureMemory.o" \
+    # Azure: HCL reports, a TPMS_ATTEST, and the evidence JSON (v0 TDX, v1, v2).
+    for file in snp-vtpm/evidence-v1.json snp-vtpm/evidence-v2.json tdx-vtpm/evidence-v0.json snp-vtpm/tpm-quote.msg \
+        tdx-vtpm/hcl-report.bin; do
+        cp "$corpus_root/azure/$file" "$out/seeds-evidence/azure-${file//\//-}"
+    done
+    module CanonicalJSON Sources/CanonicalJSON/*.swift
+    build evidence -I "$out/modules" "$out/modules/AgentBase.o" "$out/modules/SecureMemory.o" "$out/modules/CanonicalJSON.o" \
         Sources/TEEEvidence/*.swift \
         Sources/TEEEvidence/*/*.swift
 fi

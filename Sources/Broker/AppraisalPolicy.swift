@@ -29,6 +29,8 @@ public struct AppraisalPolicy: Sendable, Equatable {
         public var snp = SNPRules()
         /// The `tdx` object (TDX/AppraisalPolicy+TDX.swift).
         public var tdx = TDXRules()
+        /// The `azure` object (Azure/AppraisalPolicy+Azure.swift).
+        public var azure = AzureRules()
 
         public init() {}
     }
@@ -92,6 +94,7 @@ public struct AppraisalPolicy: Sendable, Equatable {
                 rules.maxVMPL = UInt32(vmpl)
             case "snp": rules.snp = try SNPRules(value, base: rules.snp, at: location)
             case "tdx": rules.tdx = try TDXRules(value, base: rules.tdx, at: location)
+            case "azure": rules.azure = try AzureRules(value, base: rules.azure, at: location)
             default: throw BrokerError("policy: unknown key '\(location).\(key)'")
             }
         }
@@ -132,6 +135,7 @@ extension AppraisalPolicy.Rules {
             } catch {
                 return ["unreadable evidence: tdx.raw_quote does not parse: \(error)"]
             }
+        case "az-snp-vtpm", "az-tdx-vtpm": return appraise(azure: tee ?? "", evidence: evidence)
         case "sample":
             return allowSample ? [] : ["sample evidence: not accepted by this broker (start it with --allow-sample)"]
         case let tee?:

@@ -126,7 +126,7 @@ public final class KBSBroker: @unchecked Sendable {
                 "RCAR handshake Auth failed: \(refusal)", peer: request.peer, reason: "protocol version \(auth.version)"
             )
         }
-        guard ["snp", "tdx", "sample"].contains(auth.tee) else {
+        guard ["snp", "tdx", "az-snp-vtpm", "az-tdx-vtpm", "sample"].contains(auth.tee) else {
             return attestationError(
                 "RCAR handshake Auth failed: unsupported TEE \(auth.tee)", peer: request.peer, reason: "tee \(auth.tee)"
             )
@@ -213,6 +213,7 @@ public final class KBSBroker: @unchecked Sendable {
                 ]))
         case "snp": return verifySNP(evidence, expectedReportData: expected)
         case "tdx": return verifyTDX(evidence, expectedReportData: expected)
+        case "az-snp-vtpm", "az-tdx-vtpm": return verifyAzure(evidence, tee: tee, expectedReportData: digest)
         default:
             return .failure("TEE '\(tee)' is not supported by this broker")
         }

@@ -38,6 +38,10 @@ public struct VerificationFailure: Error, Sendable, Hashable, CustomStringConver
         public static let tcbStatus = Family(name: "tcb-status")
         /// The CCEL event log replayed against the quote's RTMRs.
         public static let eventLog = Family(name: "event-log")
+        /// Azure: the vTPM quote (its attestation key, signature, nonce and PCR digest).
+        public static let tpmQuote = Family(name: "tpm-quote")
+        /// Azure: the HCL report binding the vTPM key and user data to the hardware report.
+        public static let hclReport = Family(name: "hcl-report")
     }
 
     /// A stable code: its family and a name unique within the module (`"<family>.<name>"`).
@@ -109,6 +113,27 @@ public struct VerificationFailure: Error, Sendable, Hashable, CustomStringConver
         public static let moduleTCBNotUpToDate = Code(.tcbStatus, "module-not-up-to-date")
         /// Replaying the CCEL event log does not give RTMR0-3 of the quote.
         public static let rtmrMismatch = Code(.eventLog, "rtmr-mismatch")
+
+        // MARK: Azure (vTPM)
+        /// The HCL variable data has no readable RSA attestation key `HCLAkPub`.
+        public static let attestationKeyUnreadable = Code(.tpmQuote, "attestation-key-unreadable")
+        /// The TPM quote's signature does not verify with `HCLAkPub` (RSASSA/RSAPSS, SHA-256).
+        public static let tpmQuoteSignatureMismatch = Code(.tpmQuote, "signature-mismatch")
+        /// The TPM quote's qualifying data (extraData) is not the expected report data.
+        public static let tpmNonceMismatch = Code(.tpmQuote, "nonce-mismatch")
+        /// The quote does not select exactly PCRs 0-23 of the SHA-256 bank, or the evidence does not carry
+        /// 24 PCR values.
+        public static let tpmPCRSelectionUnsupported = Code(.tpmQuote, "pcr-selection")
+        /// SHA-256 of the PCR values is not the quote's pcrDigest.
+        public static let tpmPCRDigestMismatch = Code(.tpmQuote, "pcr-digest-mismatch")
+        /// SHA-256 of the HCL variable data is not REPORT_DATA[0:32] of the hardware report.
+        public static let hclVariableDataMismatch = Code(.hclReport, "variable-data-mismatch")
+        /// Evidence v2: the variable data's `user-data` does not start with the expected report data.
+        public static let hclUserDataMismatch = Code(.hclReport, "user-data-mismatch")
+        /// The SNP report was not issued at VMPL 0 (where Azure's paravisor runs).
+        public static let hclVMPLNotZero = Code(.hclReport, "vmpl-not-zero")
+        /// A field of the HCL report's TDREPORT differs from the TD quote's body.
+        public static let hclTDReportMismatch = Code(.hclReport, "tdreport-mismatch")
 
         // MARK: Both
         /// No self-signed root signed the chain's top certificate.

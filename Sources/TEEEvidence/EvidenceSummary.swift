@@ -7,6 +7,8 @@ import AgentBase
 public enum EvidenceSummary: Sendable, Equatable, Encodable {
     case snp(SNP)
     case tdx(TDX)
+    /// Azure vTPM evidence (`az-snp-vtpm`, `az-tdx-vtpm`): Azure/AzureSummary.swift.
+    case azure(Azure)
 
     public struct SNP: Sendable, Equatable, Encodable {
         public var type = "snp"
@@ -79,6 +81,7 @@ public enum EvidenceSummary: Sendable, Equatable, Encodable {
         switch self {
         case .snp(let snp): try snp.encode(to: encoder)
         case .tdx(let tdx): try tdx.encode(to: encoder)
+        case .azure(let azure): try azure.encode(to: encoder)
         }
     }
 }

@@ -59,14 +59,21 @@ struct ReportGenerate: ParsableCommand {
 
 struct ReportDecode: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "decode", abstract: "Decode an SNP report, TDX quote or TDREPORT (auto-detected).")
+        commandName: "decode",
+        abstract: "Decode an SNP report, TDX quote, TDREPORT or Azure HCL report (auto-detected).")
 
     @Argument(help: "Evidence file.") var file: String
     @Flag(help: "JSON output (stable keys).") var json = false
 
     func run() throws {
         do {
-            let kind = try EvidenceKind.detect(readInput(file))
+            let bytes = try readInput(file)
+            if HCLReport.matches(bytes) {  // an Azure HCL report (vTPM NV index 0x01400001)
+                let report = try HCLReport(parsing: bytes)
+                print(json ? try jsonText(report.summary()) : report.describe())
+                return
+            }
+            let kind = try EvidenceKind.detect(bytes)
             if json {
                 let summary: EvidenceSummary
                 switch kind {

@@ -15,7 +15,7 @@ struct VerifyCommand: ParsableCommand {
             Exit status: 0 trusted, 2 not trusted (every failed check is listed), 3 unreadable input.
             Certificate validity is checked at --at (RFC 3339; default: now).
             """,
-        subcommands: [VerifySNPCommand.self, VerifyTDXCommand.self])
+        subcommands: [VerifySNPCommand.self, VerifyTDXCommand.self, VerifyAzureCommand.self])
 }
 
 /// Options shared by `verify snp` and `verify tdx`.
@@ -109,7 +109,7 @@ struct VerifyTDXCommand: ParsableCommand {
 }
 
 /// Reads a certificate file, or every regular file of a directory, for `--cert` and `--trust-root`.
-private func readCertificateFiles(_ path: String) throws -> [EvidenceVerifier.NamedBytes] {
+func readCertificateFiles(_ path: String) throws -> [EvidenceVerifier.NamedBytes] {
     if let names = try? FileManager.default.contentsOfDirectory(atPath: path) {
         return try names.sorted().filter { !$0.hasPrefix(".") }.map { name in
             (name: path + "/" + name, bytes: try readInput(path + "/" + name))
@@ -126,7 +126,7 @@ private struct VerifyOutput: Encodable {
 }
 
 /// Prints the result and ends with the documented exit status (0 trusted, 2 not trusted).
-private func finish(_ result: VerificationResult, json: Bool) throws {
+func finish(_ result: VerificationResult, json: Bool) throws {
     if json {
         print(try jsonText(VerifyOutput(trusted: result.trusted, failures: result.failures, evidence: result.summary)))
     } else {

@@ -148,7 +148,7 @@ public enum RuntimeEventLog {
             throw DeviceError(.invalidRequest, "the runtime event log '\(path)' would exceed \(limit) bytes")
         }
         try write(after, to: path)
-        do {
+        do throws(DeviceError) {
             try measurer.extendRTMR3(digest: digest)
         } catch {
             try? write(before, to: path)

@@ -58,7 +58,7 @@ public struct TSMReportDevice: GuestDevice {
         let table = aux.flatMap { $0.isEmpty ? nil : try? SNPCertificateTable(parsing: $0) }
         // TDX: an RTMR3 extension between the quote and this read makes the replay fail at the broker;
         // it cannot hide an extension.
-        let log = kind.protocolName == "tdx" ? try eventLog.evidenceLog() : nil
+        let log = try kind.protocolName == "tdx" ? eventLog.evidenceLog() : nil
         return AttestationEvidence(kind: kind, bytes: out, certificateTable: table, eventLog: log)
     }
 

@@ -32,6 +32,11 @@ public struct SimulatedFirmwareLog: Sendable {
         func sha384(_ bytes: [UInt8]) -> [UInt8] { DigestAlgorithm.sha384.hash(bytes) }
         func derived(_ label: String) -> [UInt8] { sha384(Array("ccagent simulator \(label)".utf8) + mrTD) }
         func text(_ string: String) -> [UInt8] { Array(string.utf8) }
+        func utf16(_ string: String) -> [UInt8] {
+            var bytes: [UInt8] = []
+            for unit in string.utf16 { bytes += [UInt8(truncatingIfNeeded: unit), UInt8(truncatingIfNeeded: unit >> 8)] }
+            return bytes
+        }
         func tagged(_ id: UInt32, _ name: String) -> [UInt8] {
             var w = ByteWriter()
             let data = text(name) + [0]
@@ -64,7 +69,7 @@ public struct SimulatedFirmwareLog: Sendable {
         variable.append([0x61, 0xDF, 0xE4, 0x8B, 0xCA, 0x93, 0xD2, 0x11, 0xAA, 0x0D, 0x00, 0xE0, 0x98, 0x03, 0x2B, 0x8C])
         variable.u64(10)
         variable.u64(1)
-        variable.append(Array("SecureBoot".utf16.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }))
+        variable.append(utf16("SecureBoot"))
         variable.u8(0)
         add(1, CCELEventType.efiVariableDriverConfig, sha384(variable.bytes), variable.bytes)
         add(1, CCELEventType.separator, sha384(separator), separator)
@@ -77,7 +82,7 @@ public struct SimulatedFirmwareLog: Sendable {
         var path = ByteWriter()
         path.append([0x04, 0x03, 0x14, 0x00])  // VenMedia (QEMU kernel loader file system)
         path.append([0x72, 0xF7, 0x28, 0x14, 0x4A, 0xB6, 0x1E, 0x44, 0xB8, 0xC3, 0x9E, 0xBD, 0xD7, 0xF8, 0x93, 0xC7])
-        let file = Array("kernel".utf16.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }) + [0, 0]
+        let file = utf16("kernel") + [0, 0]
         path.append([0x04, 0x04])  // File(kernel)
         path.u16(UInt16(4 + file.count))
         path.append(file)
@@ -89,7 +94,7 @@ public struct SimulatedFirmwareLog: Sendable {
         add(2, CCELEventType.efiAction, sha384(calling), calling)
         add(2, CCELEventType.separator, sha384(separator), separator)
         // RTMR2: the command line (UTF-16, NUL-terminated, as LoadOptions) and the initrd.
-        let loadOptions = Array(Self.commandLine.utf16.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }) + [0, 0]
+        let loadOptions = utf16(Self.commandLine) + [0, 0]
         add(3, CCELEventType.eventTag, sha384(loadOptions), tagged(TDXBootDigests.loadOptionsTag, "LOADED_IMAGE::LoadOptions"))
         add(3, CCELEventType.eventTag, derived("initrd"), tagged(TDXBootDigests.initrdTag, "Linux initrd"))
         let exitInvocation = text("Exit Boot Services Invocation")

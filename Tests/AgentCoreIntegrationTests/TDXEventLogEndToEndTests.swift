@@ -29,7 +29,7 @@ struct TDXEventLogEndToEndTests {
         let line = try #require(show.split(separator: "\n").first { $0.contains("TDX kernel") })
         let kernel = String(try #require(line.split(separator: " ").first { $0.count == 96 }))
         let state = try SimulatorState.load(directory: simulator)
-        #expect(TDXBootDigests(try CCELEventLog(parsing: state.firmwareLog.bytes)).kernel.map(Hex.encode) == kernel)
+        #expect(TDXBootDigests(try CCELEventLog(parsing: state.firmwareLog.bytes)).kernel.map { Hex.encode($0) } == kernel)
 
         let other = String(repeating: "ab", count: 48)
         let policy = #"""

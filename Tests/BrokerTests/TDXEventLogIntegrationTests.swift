@@ -132,13 +132,13 @@ struct TDXEventLogIntegrationTests {
         let fixture = try TDXSimulatorFixture.shared()
         let broker = try TDXBroker(fixture)
         let device = SimulatedTDXDevice(state: try fixture.freshTD())
-        let result = try broker.attest(device) { quote, log in
+        let result = try broker.attest(device, inspect: { quote, log in
             let log = try #require(log)
             try FileIO.writeAtomically(path: fixture.directory + "/quote.bin", bytes: quote)
             try FileIO.writeAtomically(path: fixture.directory + "/log.bin", bytes: log)
             let replay = try PythonTCGReplay.run(quote: fixture.directory + "/quote.bin", log: fixture.directory + "/log.bin")
             #expect(replay.contains("replay matches RTMR0-3"), "\(replay)")
-        }
+        })
         #expect(result.rule == nil, "\(result.rule ?? "")")
         #expect(broker.resourceRule(cookie: try #require(result.cookie)) == nil)
     }

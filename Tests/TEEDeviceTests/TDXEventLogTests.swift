@@ -79,23 +79,26 @@ struct TDXEventLogTests {
         table[36] = 1
         let wrongType = try ccelTree(table: table)
         defer { Fixtures.removeTree(wrongType) }
-        #expect {
+        let error1 = #expect(throws: DeviceError.self) {
             _ = try TDXEventLogSource(root: wrongType).evidenceLog()
-        } throws: { ($0 as? DeviceError)?.message.contains("not a TDX CCEL") == true }
+        }
+        #expect(error1?.message.contains("not a TDX CCEL") == true, "\(String(describing: error1))")
 
         var small = try Fixtures.bytes("tdx/gcp-cos113-ccel-table.dat")
         small.replaceSubrange(40..<48, with: [0x00, 0x10, 0, 0, 0, 0, 0, 0])  // LAML 4 KiB, the area is 256 KiB
         let tooLarge = try ccelTree(table: small)
         defer { Fixtures.removeTree(tooLarge) }
-        #expect {
+        let error2 = #expect(throws: DeviceError.self) {
             _ = try TDXEventLogSource(root: tooLarge).evidenceLog()
-        } throws: { ($0 as? DeviceError)?.message.contains("LAML") == true }
+        }
+        #expect(error2?.message.contains("LAML") == true, "\(String(describing: error2))")
 
         let garbage = try ccelTree(data: Array("garbage".utf8))
         defer { Fixtures.removeTree(garbage) }
-        #expect {
+        let error3 = #expect(throws: DeviceError.self) {
             _ = try TDXEventLogSource(root: garbage).evidenceLog()
-        } throws: { ($0 as? DeviceError)?.message.contains("does not parse") == true }
+        }
+        #expect(error3?.message.contains("does not parse") == true, "\(String(describing: error3))")
     }
 
     @Test("a runtime event extends RTMR3 by SHA-384 of its AAEL data and is logged; the replay explains RTMR3")
@@ -155,9 +158,10 @@ struct TDXEventLogTests {
         mkdir(root + "/run", 0o755)
         mkdir(root + "/run/ccagent", 0o755)
         try FileIO.writeAtomically(path: root + "/run/ccagent/eventlog", bytes: [4, 0, 0, 0, 6, 0, 0, 0, 1, 0])
-        #expect {
+        let error4 = #expect(throws: DeviceError.self) {
             _ = try TDXEventLogSource(root: root).evidenceLog()
-        } throws: { ($0 as? DeviceError)?.message.contains("does not parse") == true }
+        }
+        #expect(error4?.message.contains("does not parse") == true, "\(String(describing: error4))")
     }
 }
 
@@ -220,8 +224,9 @@ struct SimulatedCCELTests {
         #expect(access(state.directory + "/rtmr3", F_OK) != 0)
         #expect(try state.rtmr3() == [UInt8](repeating: 0, count: 48))
         try FileIO.writeAtomically(path: state.directory + "/rtmr3", bytes: [1, 2, 3])
-        #expect {
+        let error5 = #expect(throws: DeviceError.self) {
             _ = try SimulatedTDXDevice(state: state).evidence(reportData: [], vmpl: 0)
-        } throws: { ($0 as? DeviceError)?.message.contains("not 48") == true }
+        }
+        #expect(error5?.message.contains("not 48") == true, "\(String(describing: error5))")
     }
 }

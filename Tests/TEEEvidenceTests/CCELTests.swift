@@ -73,13 +73,13 @@ struct CCELTests {
         #expect(log.events.count == 20)
         let boot = TDXBootDigests(log)
         #expect(
-            boot.kernel.map(Hex.encode)
+            boot.kernel.map { Hex.encode($0) }
                 == "a2ccae1e7d6c668ca325bb09c882d8ce44d26d714ba6f58d2e8083fe291a704646afe24a2368bca3341728d78ec80a80")
         #expect(
-            boot.cmdline.map(Hex.encode)
+            boot.cmdline.map { Hex.encode($0) }
                 == "4230f84885a6f3f305e91a1955045398bd9edd8ffd2aaf2aab8ad3ac53476c4ac82a3675ef559c4ae949a06e84119fc2")
         #expect(
-            boot.initrd.map(Hex.encode)
+            boot.initrd.map { Hex.encode($0) }
                 == "b15af9286108d3d8c9f794a51409e55bad6334f5d96a1e4469f8df2d75fd69aac648d939e13daf6800e82e6c1f6628c4")
     }
 

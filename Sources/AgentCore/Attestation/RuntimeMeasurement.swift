@@ -12,7 +12,8 @@ public enum RuntimeMeasurement {
     public static func measurer(for choice: TEEChoice, simulatorDirectory: String) -> (any RuntimeMeasurer)? {
         switch choice {
         case .simTDX:
-            return (try? SimulatorState.load(directory: simulatorDirectory)).map { SimulatedTDXDevice(state: $0) }
+            guard let state = try? SimulatorState.load(directory: simulatorDirectory) else { return nil }
+            return SimulatedTDXDevice(state: state)
         case .tdx, .auto:
             return RTMR.isAvailable() ? SysfsRuntimeMeasurer() : nil
         default:

@@ -230,3 +230,38 @@ struct SimulatedCCELTests {
         #expect(error5?.message.contains("not 48") == true, "\(String(describing: error5))")
     }
 }
+
+/// Trustee's `deps/eventlog/test_data/CCEL_AAEL_alibabacloud` (a CCEL followed by guest-components' AAEL
+/// entries), extracted from a fetched mirror of the repository when this machine has one; never copied here.
+private let trusteeAAELPath: String? = {
+    let gitDirectory = "/work/.mirror/confidential-containers+trustee/repo"
+    guard access(gitDirectory, F_OK) == 0, let directory = try? Fixtures.temporaryDirectory("ccagent-trustee-aael")
+    else { return nil }
+    let path = directory + "/CCEL_AAEL_alibabacloud"
+    guard
+        let result = try? Subprocess.run([
+            "/bin/sh", "-c",
+            "/usr/bin/git --git-dir='\(gitDirectory)' show HEAD:deps/eventlog/test_data/CCEL_AAEL_alibabacloud > '\(path)'",
+        ]), result.exitCode == 0
+    else { return nil }
+    return path
+}()
+
+@Suite("Upstream runtime log format")
+struct UpstreamAAELTests {
+    @Test(
+        "Trustee's CCEL+AAEL log: the AAEL entries read as runtime events and match their digests",
+        .enabled(if: trusteeAAELPath != nil, "needs a fetched copy of confidential-containers/trustee"))
+    func trusteeAAEL() throws {
+        let log = try CCELEventLog(parsing: Fixtures.readFile(try #require(trusteeAAELPath)))
+        let runtime = log.events.compactMap(RuntimeEvent.init)
+        #expect(runtime.count == 2)
+        #expect(runtime.first == (try RuntimeEvent(domain: "coco.com", operation: "some-operation", content: "some-content")))
+        #expect(log.events.filter { RuntimeEvent($0) != nil }.allSatisfy { $0.mrIndex == RuntimeEvent.mrIndex })
+        #expect(TDXRuntimeEventCheck().evaluate(log).failures.isEmpty)
+        // Our encoding of the same event is byte-for-byte upstream's entry.
+        let ours = try #require(runtime.first)
+        let upstream = try #require(log.events.first { RuntimeEvent($0) != nil })
+        #expect(ours.event(digest: DigestAlgorithm.sha384.hash(ours.eventData)) == upstream)
+    }
+}

@@ -176,7 +176,8 @@ let package = Package(
         .testTarget(
             name: "BrokerTests",
             dependencies: [
-                "CanonicalJSON", "Broker", "TEESimulator", "TestSupport", .product(name: "Logging", package: "swift-log"),
+                "CanonicalJSON", "Broker", "TEESimulator", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         .testTarget(

@@ -36,26 +36,29 @@ public struct TDXEventLogSource: Sendable {
         return CCELEventLog.evidenceBytes(firmware: firmware, runtime: runtime ?? [])
     }
 
-    /// The CCEL's used bytes, or nil when the firmware publishes none (no CCEL table).
+    /// The CCEL's used bytes, or nil when the firmware publishes none (no log area, as upstream's attester
+    /// decides). The table, when present, must describe a TDX CCEL; its LAML bounds the read.
     public func firmwareLog() throws(DeviceError) -> [UInt8]? {
-        guard access(table, F_OK) == 0 || access(data, F_OK) == 0 else { return nil }
+        guard access(data, F_OK) == 0 else { return nil }
         var limit = Self.firmwareLimit
-        let header: [UInt8]
-        do {
-            header = try FileIO.read(path: table, limit: 4096)
-        } catch {
-            throw DeviceError(
-                .system, "failed to read the CCEL ACPI table: \(error) (is the acpi sysfs readable, are we root?)")
+        if access(table, F_OK) == 0 {
+            let header: [UInt8]
+            do {
+                header = try FileIO.read(path: table, limit: 4096)
+            } catch {
+                throw DeviceError(
+                    .system, "failed to read the CCEL ACPI table: \(error) (is the acpi sysfs readable, are we root?)")
+            }
+            // ACPI header (36 bytes), CC type (2 = TDX), subtype, reserved, LAML (u64), LASA (u64).
+            guard header.count >= 56, header.starts(with: Array("CCEL".utf8)), header[36] == 2 else {
+                throw DeviceError(
+                    .malformedResponse,
+                    "the CCEL ACPI table '\(table)' is not a TDX CCEL (\(header.count) bytes, CC type "
+                        + "\(header.count > 36 ? String(header[36]) : "?")); the firmware's event log cannot be sent")
+            }
+            let laml = header[40..<48].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * $1.offset) }
+            limit = Int(min(laml, UInt64(limit)))
         }
-        // ACPI header (36 bytes), CC type (2 = TDX), subtype, reserved, LAML (u64), LASA (u64).
-        guard header.count >= 56, header.starts(with: Array("CCEL".utf8)), header[36] == 2 else {
-            throw DeviceError(
-                .malformedResponse,
-                "the CCEL ACPI table '\(table)' is not a TDX CCEL (\(header.count) bytes, CC type "
-                    + "\(header.count > 36 ? String(header[36]) : "?")); the firmware's event log cannot be sent")
-        }
-        let laml = header[40..<48].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * $1.offset) }
-        limit = Int(min(laml, UInt64(limit)))
         let bytes: [UInt8]
         do {
             bytes = try FileIO.read(path: data, limit: limit)
@@ -133,12 +136,14 @@ public enum RuntimeEventLog {
         try makeParentDirectory(of: path)
         let lockFD = open(path + ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard lockFD >= 0 else {
-            throw DeviceError(.system, "failed to open '\(path).lock': \(String(cString: strerror(errno)))", errno: errno)
+            throw DeviceError(
+                .system, "failed to open '\(path).lock': \(String(cString: strerror(errno)))", errno: errno)
         }
         defer { close(lockFD) }
         while flock(lockFD, LOCK_EX) != 0 {
             guard errno == EINTR else {
-                throw DeviceError(.system, "failed to lock '\(path).lock': \(String(cString: strerror(errno)))", errno: errno)
+                throw DeviceError(
+                    .system, "failed to lock '\(path).lock': \(String(cString: strerror(errno)))", errno: errno)
             }
         }
         let before = try read(path: path) ?? []

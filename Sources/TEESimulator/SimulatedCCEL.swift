@@ -34,7 +34,9 @@ public struct SimulatedFirmwareLog: Sendable {
         func text(_ string: String) -> [UInt8] { Array(string.utf8) }
         func utf16(_ string: String) -> [UInt8] {
             var bytes: [UInt8] = []
-            for unit in string.utf16 { bytes += [UInt8(truncatingIfNeeded: unit), UInt8(truncatingIfNeeded: unit >> 8)] }
+            for unit in string.utf16 {
+                bytes += [UInt8(truncatingIfNeeded: unit), UInt8(truncatingIfNeeded: unit >> 8)]
+            }
             return bytes
         }
         func tagged(_ id: UInt32, _ name: String) -> [UInt8] {
@@ -66,7 +68,9 @@ public struct SimulatedFirmwareLog: Sendable {
         blob.u64(0x0004_0000)
         add(1, CCELEventType.efiPlatformFirmwareBlob2, derived("configuration firmware volume"), blob.bytes)
         var variable = ByteWriter()
-        variable.append([0x61, 0xDF, 0xE4, 0x8B, 0xCA, 0x93, 0xD2, 0x11, 0xAA, 0x0D, 0x00, 0xE0, 0x98, 0x03, 0x2B, 0x8C])
+        variable.append([
+            0x61, 0xDF, 0xE4, 0x8B, 0xCA, 0x93, 0xD2, 0x11, 0xAA, 0x0D, 0x00, 0xE0, 0x98, 0x03, 0x2B, 0x8C,
+        ])
         variable.u64(10)
         variable.u64(1)
         variable.append(utf16("SecureBoot"))
@@ -95,7 +99,9 @@ public struct SimulatedFirmwareLog: Sendable {
         add(2, CCELEventType.separator, sha384(separator), separator)
         // RTMR2: the command line (UTF-16, NUL-terminated, as LoadOptions) and the initrd.
         let loadOptions = utf16(Self.commandLine) + [0, 0]
-        add(3, CCELEventType.eventTag, sha384(loadOptions), tagged(TDXBootDigests.loadOptionsTag, "LOADED_IMAGE::LoadOptions"))
+        add(
+            3, CCELEventType.eventTag, sha384(loadOptions),
+            tagged(TDXBootDigests.loadOptionsTag, "LOADED_IMAGE::LoadOptions"))
         add(3, CCELEventType.eventTag, derived("initrd"), tagged(TDXBootDigests.initrdTag, "Linux initrd"))
         let exitInvocation = text("Exit Boot Services Invocation")
         add(2, CCELEventType.efiAction, sha384(exitInvocation), exitInvocation)

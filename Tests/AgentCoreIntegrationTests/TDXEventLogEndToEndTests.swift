@@ -29,7 +29,8 @@ struct TDXEventLogEndToEndTests {
         let line = try #require(show.split(separator: "\n").first { $0.contains("TDX kernel") })
         let kernel = String(try #require(line.split(separator: " ").first { $0.count == 96 }))
         let state = try SimulatorState.load(directory: simulator)
-        #expect(TDXBootDigests(try CCELEventLog(parsing: state.firmwareLog.bytes)).kernel.map { Hex.encode($0) } == kernel)
+        #expect(
+            TDXBootDigests(try CCELEventLog(parsing: state.firmwareLog.bytes)).kernel.map { Hex.encode($0) } == kernel)
 
         let other = String(repeating: "ab", count: 48)
         let policy = #"""
@@ -57,7 +58,8 @@ struct TDXEventLogEndToEndTests {
         let bad = try fetch("bad/key/one")
         #expect(bad.exitCode == 1)
         #expect(bad.output.contains("policy denied"), "\(bad.output)")
-        #expect(broker.process.log.contains("rule=tdx.kernel: \(kernel) is not in the allowlist"), "\(broker.process.log)")
+        #expect(
+            broker.process.log.contains("rule=tdx.kernel: \(kernel) is not in the allowlist"), "\(broker.process.log)")
 
         // What the agent sends, written by the same device path, replayed independently.
         let quote = directory + "/quote.bin"
@@ -78,7 +80,8 @@ struct TDXEventLogEndToEndTests {
         #expect(verified.exitCode == 0, "\(verified.output)")
         var tampered = try Fixtures.readFile(log)
         let kernelAt = try #require(CCELEventLog(parsing: tampered).events.firstIndex { $0.mrIndex == 2 })
-        let offset = CCELEventLog.specIDHeader.count
+        let offset =
+            CCELEventLog.specIDHeader.count
             + (try CCELEventLog(parsing: tampered).events.prefix(kernelAt).map(\.encoded.count).reduce(0, +))
         tampered[offset + 14] ^= 0x01
         try FileIO.writeAtomically(path: directory + "/tampered.bin", bytes: tampered)

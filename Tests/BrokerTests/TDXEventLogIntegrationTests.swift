@@ -62,7 +62,8 @@ struct TDXBroker {
     init(_ fixture: TDXSimulatorFixture, policy: AppraisalPolicy = AppraisalPolicy()) throws {
         harness = try BrokerHarness(policy: policy)
         var configuration = BrokerConfiguration(
-            resources: harness.store, policy: policy, allowSample: false, trustedSimulatorRoots: [fixture.state.tdxRoot])
+            resources: harness.store, policy: policy, allowSample: false, trustedSimulatorRoots: [fixture.state.tdxRoot]
+        )
         configuration.sessionLifetime = 300
         broker = try KBSBroker(configuration: configuration, audit: audit.logger)
         try harness.store.put(
@@ -132,13 +133,16 @@ struct TDXEventLogIntegrationTests {
         let fixture = try TDXSimulatorFixture.shared()
         let broker = try TDXBroker(fixture)
         let device = SimulatedTDXDevice(state: try fixture.freshTD())
-        let result = try broker.attest(device, inspect: { quote, log in
-            let log = try #require(log)
-            try FileIO.writeAtomically(path: fixture.directory + "/quote.bin", bytes: quote)
-            try FileIO.writeAtomically(path: fixture.directory + "/log.bin", bytes: log)
-            let replay = try PythonTCGReplay.run(quote: fixture.directory + "/quote.bin", log: fixture.directory + "/log.bin")
-            #expect(replay.contains("replay matches RTMR0-3"), "\(replay)")
-        })
+        let result = try broker.attest(
+            device,
+            inspect: { quote, log in
+                let log = try #require(log)
+                try FileIO.writeAtomically(path: fixture.directory + "/quote.bin", bytes: quote)
+                try FileIO.writeAtomically(path: fixture.directory + "/log.bin", bytes: log)
+                let replay = try PythonTCGReplay.run(
+                    quote: fixture.directory + "/quote.bin", log: fixture.directory + "/log.bin")
+                #expect(replay.contains("replay matches RTMR0-3"), "\(replay)")
+            })
         #expect(result.rule == nil, "\(result.rule ?? "")")
         #expect(broker.resourceRule(cookie: try #require(result.cookie)) == nil)
     }
@@ -248,5 +252,41 @@ struct TDXEventLogIntegrationTests {
         let noLog = try allowing.attest(device) { _ in nil }
         let absent = allowing.resourceRule(cookie: try #require(noLog.cookie))
         #expect(absent?.hasPrefix("tdx.kernel: the evidence has no event log") == true, "\(absent ?? "")")
+    }
+}
+
+@Suite("TDX event-log policy keys")
+struct TDXEventLogPolicyTests {
+    func load(_ text: String) throws -> AppraisalPolicy {
+        let directory = try Fixtures.temporaryDirectory("ccagent-ccel-policy")
+        defer { Fixtures.removeTree(directory) }
+        try FileIO.writeAtomically(path: directory + "/policy.json", bytes: Array(text.utf8))
+        return try AppraisalPolicy(contentsOf: directory + "/policy.json")
+    }
+
+    @Test("unknown keys, digests that are not SHA-384 and a non-boolean require_event_log are errors")
+    func parsing() throws {
+        #expect(throws: BrokerError.self) { try load(#"{"default":{"tdx":{"kernels":[]}}}"#) }
+        #expect(throws: BrokerError.self) { try load(#"{"default":{"tdx":{"initrd":["abcd"]}}}"#) }
+        #expect(throws: BrokerError.self) { try load(#"{"default":{"tdx":{"require_event_log":"yes"}}}"#) }
+        let digest = String(repeating: "AB", count: 48)
+        let policy = try load(#"{"default":{"tdx":{"cmdline":["\#(digest)"],"require_event_log":true}}}"#)
+        #expect(policy.global.tdx.cmdline == [digest.lowercased()] && policy.global.tdx.requireEventLog)
+    }
+
+    @Test("require_event_log denies evidence without a log, and a log without the constrained event is named")
+    func appraisal() throws {
+        let quote = try TDXQuote(parsing: Fixtures.bytes("tdx/gcp-cos113-v4-quote.dat"))
+        var rules = AppraisalPolicy.Rules()
+        rules.allowDebug = true
+        rules.tdx.requireEventLog = true
+        #expect(
+            rules.appraise(tdx: quote, claims: nil).first?.hasPrefix("tdx.require_event_log: the evidence has no")
+                == true)
+        #expect(rules.appraise(tdx: quote, claims: .object([("ccel", .object([]))])).isEmpty)
+        rules.tdx.initrd = [String(repeating: "00", count: 48)]
+        #expect(
+            rules.appraise(tdx: quote, claims: .object([("ccel", .object([]))]))
+                == ["tdx.initrd: the event log records no initrd event"])
     }
 }

@@ -28,7 +28,8 @@ private func ccelTree(table: [UInt8]? = nil, data: [UInt8]? = nil) throws -> Str
     try FileIO.writeAtomically(
         path: root + "/sys/firmware/acpi/tables/CCEL", bytes: table ?? Fixtures.bytes("tdx/gcp-cos113-ccel-table.dat"))
     try FileIO.writeAtomically(
-        path: root + "/sys/firmware/acpi/tables/data/CCEL", bytes: data ?? Fixtures.bytes("tdx/gcp-cos113-ccel-data.dat"))
+        path: root + "/sys/firmware/acpi/tables/data/CCEL",
+        bytes: data ?? Fixtures.bytes("tdx/gcp-cos113-ccel-data.dat"))
     return root
 }
 
@@ -66,11 +67,15 @@ struct TDXEventLogTests {
         #expect(TDXEventLogCheck(log: try CCELEventLog(parsing: log)).evaluate(quote).failures.isEmpty)
     }
 
-    @Test("no CCEL and no runtime log: no event log (cc_eventlog null)")
+    @Test("no CCEL and no runtime log: no event log (cc_eventlog null); a log area without its table is still sent")
     func absent() throws {
         let root = try Fixtures.temporaryDirectory("ccagent-ccel-none")
         defer { Fixtures.removeTree(root) }
         #expect(try TDXEventLogSource(root: root).evidenceLog() == nil)
+        let dataOnly = try ccelTree()
+        defer { Fixtures.removeTree(dataOnly) }
+        unlink(dataOnly + "/sys/firmware/acpi/tables/CCEL")
+        #expect(try TDXEventLogSource(root: dataOnly).evidenceLog()?.count == 18101 + 8)
     }
 
     @Test("a table that is not a TDX CCEL, or a log area larger than its LAML, is a clear error")
@@ -256,7 +261,9 @@ struct UpstreamAAELTests {
         let log = try CCELEventLog(parsing: Fixtures.readFile(try #require(trusteeAAELPath)))
         let runtime = log.events.compactMap(RuntimeEvent.init)
         #expect(runtime.count == 2)
-        #expect(runtime.first == (try RuntimeEvent(domain: "coco.com", operation: "some-operation", content: "some-content")))
+        #expect(
+            runtime.first
+                == (try RuntimeEvent(domain: "coco.com", operation: "some-operation", content: "some-content")))
         #expect(log.events.filter { RuntimeEvent($0) != nil }.allSatisfy { $0.mrIndex == RuntimeEvent.mrIndex })
         #expect(TDXRuntimeEventCheck().evaluate(log).failures.isEmpty)
         // Our encoding of the same event is byte-for-byte upstream's entry.

@@ -35,7 +35,8 @@ extension KBSBroker {
             ("td_attributes", .string(Hex.encode(quote.body.tdAttributes))),
             ("raw_quote", .string(Base64.encode(quote.rawBytes))),
         ]
-        if let eventLog {
+        // An empty cc_eventlog is no log, as Trustee reads it.
+        if let eventLog, !eventLog.isEmpty {
             switch TDXEventLogVerdict(eventLog, quote: quote) {
             case .refused(let rule): return .failure(rule)
             case .replayed(let claims): tdx += claims
@@ -85,7 +86,9 @@ enum TDXEventLogVerdict {
                 aael.append((key, [.string(event.content)]))
             }
         }
-        var claims: [(String, JSONValue)] = [("ccel", .object(ccel)), ("aael", .object(aael.map { ($0.0, .array($0.1)) }))]
+        var claims: [(String, JSONValue)] = [
+            ("ccel", .object(ccel)), ("aael", .object(aael.map { ($0.0, .array($0.1)) })),
+        ]
         claims += (0..<4).map { ("rtmr\($0)", .string(Hex.encode(quote.body.rtmr[$0]))) }
         self = .replayed(claims)
     }

@@ -105,7 +105,8 @@ public struct RuntimeEvent: Sendable, Equatable {
             !(domain + operation + content).contains(where: \.isNewline)
         else {
             throw EvidenceError(
-                .malformed, "runtime event '\(domain) \(operation)': domain and operation need no spaces, no field a newline")
+                .malformed,
+                "runtime event '\(domain) \(operation)': domain and operation need no spaces, no field a newline")
         }
         self.domain = domain
         self.operation = operation
@@ -192,7 +193,9 @@ public struct TDXBootDigests: Sendable, Equatable {
         {
             if type == 0x7F { break }
             if type == 0x04, subtype == 0x04 {
-                let units = stride(from: 0, to: body.count - 1, by: 2).map { UInt16(body[$0]) | UInt16(body[$0 + 1]) << 8 }
+                let units = stride(from: 0, to: body.count - 1, by: 2).map {
+                    UInt16(body[$0]) | UInt16(body[$0 + 1]) << 8
+                }
                 names.append(String(decoding: units.prefix { $0 != 0 }, as: UTF16.self))
             }
         }

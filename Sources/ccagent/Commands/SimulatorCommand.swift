@@ -51,7 +51,9 @@ struct SimulatorCommand: ParsableCommand {
                 print("  TDX MRTD    : \(state.launch.mrTD)")
                 if let log = try? CCELEventLog(parsing: state.firmwareLog.bytes) {
                     let boot = TDXBootDigests(log)
-                    print("  TDX kernel  : \(boot.kernel.map { Hex.encode($0) } ?? "-") (CCEL event digest, policy tdx.kernel)")
+                    print(
+                        "  TDX kernel  : \(boot.kernel.map { Hex.encode($0) } ?? "-") (CCEL event digest, policy tdx.kernel)"
+                    )
                     print("  TDX initrd  : \(boot.initrd.map { Hex.encode($0) } ?? "-")")
                     print("  TDX cmdline : \(boot.cmdline.map { Hex.encode($0) } ?? "-")")
                 }

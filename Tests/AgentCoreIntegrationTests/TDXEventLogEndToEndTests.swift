@@ -89,8 +89,11 @@ struct TDXEventLogEndToEndTests {
         #expect(refusedLog.exitCode == 2 && refusedLog.output.contains("event log"), "\(refusedLog.output)")
 
         // The agent extends RTMR3 (an unlock); the next fetch still replays thanks to the runtime log.
-        let device = SimulatedTDXDevice(state: state)
-        try RuntimeMeasurement.recordUnlock(uuid: "0b5e1d2c-uuid", measurement: "00ff", measurer: device)
+        // The measurer the boot unlock picks for --tee sim-tdx (none for SNP).
+        #expect(RuntimeMeasurement.measurer(for: .simSNP, simulatorDirectory: simulator) == nil)
+        let measurer = try #require(RuntimeMeasurement.measurer(for: .simTDX, simulatorDirectory: simulator))
+        #expect(measurer.runtimeLogPath == state.runtimeLogPath)
+        try RuntimeMeasurement.recordUnlock(uuid: "0b5e1d2c-uuid", measurement: "00ff", measurer: measurer)
         #expect(try state.rtmr3() != [UInt8](repeating: 0, count: 48))
         let again = try fetch("good/key/one")
         #expect(again.exitCode == 0, "\(again.output)")

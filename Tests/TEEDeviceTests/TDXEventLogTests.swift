@@ -222,6 +222,29 @@ struct SimulatedCCELTests {
         #expect(TDXEventLogCheck(log: log).evaluate(quote).failures.isEmpty)
     }
 
+    @Test("the offline verifier: the agent's log verifies; a runtime event's text changed after measuring is named")
+    func offlineVerifier() throws {
+        let state = try Self.freshTD()
+        defer { Fixtures.removeTree(state.directory) }
+        let device = SimulatedTDXDevice(state: state)
+        try RuntimeEventLog.record(
+            try RuntimeEvent(domain: "ccagent", operation: "unlocked", content: "v1:disk:01"), measurer: device)
+        let evidence = try device.evidence(reportData: [], vmpl: 0)
+        let log = try #require(evidence.eventLog)
+        let good = try EvidenceVerifier.verifyTDX(
+            quote: evidence.bytes, eventLog: log, trustRoots: [(name: "sim", bytes: Array(state.tdxRoot.pem.utf8))],
+            at: Date())
+        #expect(good.trusted, "\(good.failures)")
+        var forged = log
+        let at = try #require(
+            (0...(forged.count - 4)).first { Array(forged[$0..<$0 + 4]) == Array("disk".utf8) })
+        forged[at] = UInt8(ascii: "D")
+        let bad = try EvidenceVerifier.verifyTDX(
+            quote: evidence.bytes, eventLog: forged, trustRoots: [(name: "sim", bytes: Array(state.tdxRoot.pem.utf8))],
+            at: Date())
+        #expect(bad.codes == [.runtimeEventMismatch], "\(bad.failures)")
+    }
+
     @Test("a state directory from before RTMR3 existed loads (RTMR3 zero); a corrupt RTMR3 is a clear error")
     func stateCompatibility() throws {
         let state = try Self.freshTD()

@@ -11,16 +11,19 @@ public struct TDXRuntimeEventCheck: VerificationCheck {
 
     public func evaluate(_ log: CCELEventLog) -> CheckResult {
         var result = CheckResult()
+        var count = 0
         for (position, event) in log.events.enumerated() {
             guard let runtime = RuntimeEvent(event) else { continue }
-            guard event.sha384 == DigestAlgorithm.sha384.hash(event.eventData) else {
+            count += 1
+            if event.sha384 != DigestAlgorithm.sha384.hash(event.eventData) {
                 result.fail(
                     .runtimeEventMismatch,
                     "event log: runtime event \(position) ('\(runtime.text.prefix(120))') does not match its digest")
-                continue
             }
         }
-        if result.failures.isEmpty { result.passed.append("runtime events match their digests") }
+        if result.failures.isEmpty && count > 0 {
+            result.passed.append("\(count) runtime event(s) match their digests")
+        }
         return result
     }
 }

@@ -17,6 +17,10 @@ import Testing
 
 @testable import Broker
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One simulated TD (creating it costs two RSA-4096 keys) and a broker per test that trusts it.
 final class TDXSimulatorFixture: @unchecked Sendable {
     let directory: String
@@ -34,6 +38,8 @@ final class TDXSimulatorFixture: @unchecked Sendable {
             if let cached { return cached }
             let fixture = try TDXSimulatorFixture()
             cached = fixture
+            // A static is never deinitialized: remove the simulator and its TDs at exit.
+            atexit { TDXSimulatorFixture.cached.map { Fixtures.removeTree($0.directory) } }
             return fixture
         }
     }
@@ -43,7 +49,8 @@ final class TDXSimulatorFixture: @unchecked Sendable {
 
     /// A fresh simulated TD (its own RTMR3 and runtime log) sharing this one's keys.
     func freshTD() throws -> SimulatorState {
-        let copy = try Fixtures.temporaryDirectory("ccagent-ccel-td")
+        let copy = directory + "/td-\(UInt32.random(in: 0...UInt32.max))"
+        guard mkdir(copy, 0o700) == 0 else { throw FixtureError(message: "cannot create \(copy)") }
         for name in [
             "chip-secret", "vcek.key.pem", "tdx-attestation.key.pem", "pck.key.pem", "ark.pem", "ask.pem", "vcek.pem",
             "tdx-root.pem", "pck.pem", "launch.json",

@@ -67,6 +67,18 @@ struct TDXEventLogTests {
         #expect(TDXEventLogCheck(log: try CCELEventLog(parsing: log)).evaluate(quote).failures.isEmpty)
     }
 
+    @Test("the kernel device for TDX (configfs-tsm) reads the event logs under the same platform root")
+    func platformDevice() throws {
+        let root = try ccelTree()
+        defer { Fixtures.removeTree(root) }
+        _ = try Subprocess.run(["/bin/mkdir", "-p", root + "/proc", root + "/sys/kernel/config/tsm/report"])
+        try FileIO.writeAtomically(path: root + "/proc/cpuinfo", bytes: Array("flags\t: fpu tdx_guest\n".utf8))
+        let device = try #require(try Platform.openDevice(preferring: .tdx, root: root) as? TSMReportDevice)
+        #expect(device.eventLog.data == root + "/sys/firmware/acpi/tables/data/CCEL")
+        #expect(device.eventLog.runtimeLog == root + RuntimeEventLog.defaultPath)
+        #expect(try device.eventLog.evidenceLog()?.count == 18101 + 8)
+    }
+
     @Test("no CCEL and no runtime log: no event log (cc_eventlog null); a log area without its table is still sent")
     func absent() throws {
         let root = try Fixtures.temporaryDirectory("ccagent-ccel-none")

@@ -178,7 +178,10 @@ let package = Package(
             name: "SystemdSupportTests", dependencies: ["SystemdSupport", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "BrokerTests",
-            dependencies: ["CanonicalJSON", "Broker", "TestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "CanonicalJSON", "Broker", "TEESimulator", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "AgentCoreTests",

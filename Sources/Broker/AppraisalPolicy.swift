@@ -129,7 +129,7 @@ extension AppraisalPolicy.Rules {
             }
         case "tdx":
             do {
-                return appraise(tdx: try TDXQuote(parsing: raw("raw_quote", of: "tdx").get()))
+                return appraise(tdx: try TDXQuote(parsing: raw("raw_quote", of: "tdx").get()), claims: evidence?["tdx"])
             } catch let failure as AppraisalFailure {
                 return [failure.rule]
             } catch {

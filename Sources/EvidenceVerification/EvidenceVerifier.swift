@@ -75,7 +75,8 @@ public enum EvidenceVerifier {
     /// Verifies a TDX quote (v4 or v5; trailing padding is ignored). The PCK chain comes from the quote's
     /// certification data; with `collateralDirectory` (TCB info, QE identity and the TCB signing chain
     /// as Intel PCS serves them) the collateral signatures and the TCB status are checked too; with
-    /// `eventLog` (the CCEL data) its replay must give exactly RTMR0–3 of the quote.
+    /// `eventLog` (the CCEL data, or `cc_eventlog` as an agent sends it: CCEL then runtime events) its replay
+    /// must give exactly RTMR0–3 of the quote, and each runtime (AAEL) event must match its digest.
     public static func verifyTDX(
         quote: [UInt8], collateralDirectory: String? = nil, eventLog: [UInt8]? = nil, trustRoots: [NamedBytes] = [],
         at time: Date
@@ -107,7 +108,7 @@ public enum EvidenceVerifier {
         let roots = try loadCertificates(trustRoots, what: "trust root")
         var result = TDXVerifier.verify(quote: parsed, extraRoots: roots, collateral: collateral, at: time)
         if let log {
-            let replay = TDXEventLogCheck(log: log).evaluate(parsed)
+            let replay = TDXEventLogCheck(log: log).evaluate(parsed) + TDXRuntimeEventCheck().evaluate(log)
             result.rejections += replay.failures
             result.passed += replay.passed
         }

@@ -113,6 +113,8 @@ public struct VerificationFailure: Error, Sendable, Hashable, CustomStringConver
         public static let moduleTCBNotUpToDate = Code(.tcbStatus, "module-not-up-to-date")
         /// Replaying the CCEL event log does not give RTMR0-3 of the quote.
         public static let rtmrMismatch = Code(.eventLog, "rtmr-mismatch")
+        /// A runtime (AAEL) event's digest is not SHA-384 of its data: the text was changed after measuring.
+        public static let runtimeEventMismatch = Code(.eventLog, "runtime-event-mismatch")
 
         // MARK: Azure (vTPM)
         /// The HCL variable data has no readable RSA attestation key `HCLAkPub`.

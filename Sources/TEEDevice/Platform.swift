@@ -104,7 +104,9 @@ public enum Platform {
             return try SEVGuestDevice(path: root + "/dev/sev-guest")
         case .snp, .tdx:
             if report.checks.contains(where: { $0.name == "configfs-tsm" && $0.present }), let wanted {
-                return TSMReportDevice(kind: wanted, root: root + "/sys/kernel/config/tsm/report")
+                return TSMReportDevice(
+                    kind: wanted, root: root + "/sys/kernel/config/tsm/report",
+                    eventLog: TDXEventLogSource(root: root))
             }
             fallthrough
         default:

@@ -52,9 +52,16 @@ public enum RTMR {
 
     /// Extends RTMR `index` (0–3) with SHA-384 of `event` (e.g. "ccagent unlocked <uuid>").
     public static func extend(index: Int, event: [UInt8], directory: String = defaultDirectory) throws(DeviceError) {
+        try extend(index: index, digest: DigestAlgorithm.sha384.hash(event), directory: directory)
+    }
+
+    /// Extends RTMR `index` (0–3) with `digest` (exactly 48 bytes) as it is.
+    public static func extend(index: Int, digest: [UInt8], directory: String = defaultDirectory) throws(DeviceError) {
         guard (0...3).contains(index) else { throw DeviceError(.invalidRequest, "RTMR index \(index) is not 0-3") }
+        guard digest.count == 48 else {
+            throw DeviceError(.invalidRequest, "an RTMR extension is 48 bytes, not \(digest.count)")
+        }
         let path = directory + "/rtmr\(index):sha384"
-        let digest = DigestAlgorithm.sha384.hash(event)
         let fd = open(path, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else {
             throw DeviceError(

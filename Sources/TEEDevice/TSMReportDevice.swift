@@ -15,10 +15,15 @@ public struct TSMReportDevice: GuestDevice {
     public let kind: TEEKind
     /// The `report` directory (a parameter so tests can point it at a tree that imitates the kernel's).
     public let root: String
+    /// TDX: where the CCEL and ccagent's runtime log are (sent as `cc_eventlog`).
+    public let eventLog: TDXEventLogSource
 
-    public init(kind: TEEKind, root: String = "/sys/kernel/config/tsm/report") {
+    public init(
+        kind: TEEKind, root: String = "/sys/kernel/config/tsm/report", eventLog: TDXEventLogSource = TDXEventLogSource()
+    ) {
         self.kind = kind
         self.root = root
+        self.eventLog = eventLog
     }
 
     public func evidence(reportData: [UInt8], vmpl: UInt32) throws(DeviceError) -> AttestationEvidence {
@@ -51,7 +56,10 @@ public struct TSMReportDevice: GuestDevice {
                 "configfs-tsm report '\(directory)' was modified concurrently (generation \(before) → \(after))")
         }
         let table = aux.flatMap { $0.isEmpty ? nil : try? SNPCertificateTable(parsing: $0) }
-        return AttestationEvidence(kind: kind, bytes: out, certificateTable: table)
+        // TDX: an RTMR3 extension between the quote and this read makes the replay fail at the broker;
+        // it cannot hide an extension.
+        let log = try kind.protocolName == "tdx" ? eventLog.evidenceLog() : nil
+        return AttestationEvidence(kind: kind, bytes: out, certificateTable: table, eventLog: log)
     }
 
     public func derivedKey(_ request: DerivedKeyRequest) throws(DeviceError) -> SecretBytes {

@@ -8,7 +8,9 @@ import TEEDevice
 import TEEEvidence
 
 /// A TDX "device" backed by ``SimulatorState``: quotes v4 whose QE report binds the attestation key
-/// and is signed by the simulated PCK, with the PCK chain as type-5 certification data.
+/// and is signed by the simulated PCK, with the PCK chain as type-5 certification data. RTMR0–2 are
+/// the replay of ``SimulatedFirmwareLog``, RTMR3 the simulated register its extensions changed; the
+/// evidence carries the firmware log and the agent's runtime log as `cc_eventlog`.
 public struct SimulatedTDXDevice: GuestDevice {
     public let state: SimulatorState
     public var kind: TEEKind { .simTDX }
@@ -33,15 +35,22 @@ public struct SimulatedTDXDevice: GuestDevice {
             qeReport[258] = 8
             qeReport.replaceSubrange(320..<352, with: DigestAlgorithm.sha256.hash(attestationKey + authData))
             let (qr, qs) = try state.pckKey.signECDSA(.sha256, data: qeReport)
+            let firmware = state.firmwareLog
+            var registers = firmware.registers
+            registers[3] = try state.rtmr3()
             let body = TDReportBody(
-                mrTD: Hex.decode(state.launch.mrTD) ?? [], rtmr: [], reportData: reportData)
+                mrTD: Hex.decode(state.launch.mrTD) ?? [], rtmr: registers, reportData: reportData)
             var quote = TDXQuote(
                 body: body, signature: [UInt8](repeating: 0, count: 64), attestationKey: attestationKey,
                 qeReport: qeReport, qeReportSignature: qr + qs, qeAuthData: authData,
                 pckChain: Array((state.pck.pem + state.tdxRoot.pem).utf8) + [0])
             let (r, s) = try state.tdxAttestationKey.signECDSA(.sha256, data: quote.headerAndBody())
             quote.setSignature(r + s)
-            return AttestationEvidence(kind: .simTDX, bytes: quote.rawBytes)
+            // The CCEL and the agent's runtime log, joined as on a real TD (TDXEventLogSource).
+            let runtime = try RuntimeEventLog.read(path: state.runtimeLogPath) ?? []
+            return AttestationEvidence(
+                kind: .simTDX, bytes: quote.rawBytes,
+                eventLog: CCELEventLog.evidenceBytes(firmware: firmware.bytes, runtime: runtime))
         } catch let error as DeviceError {
             throw error
         } catch {
@@ -51,5 +60,13 @@ public struct SimulatedTDXDevice: GuestDevice {
 
     public func derivedKey(_ request: DerivedKeyRequest) throws(DeviceError) -> SecretBytes {
         throw DeviceError(.unavailable, "TDX has no derived keys; bind TDX volumes to the broker")
+    }
+}
+
+extension SimulatedTDXDevice: RuntimeMeasurer {
+    public var runtimeLogPath: String { state.runtimeLogPath }
+
+    public func extendRTMR3(digest: [UInt8]) throws(DeviceError) {
+        try state.extendRTMR3(digest: digest)
     }
 }

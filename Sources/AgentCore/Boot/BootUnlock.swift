@@ -301,13 +301,15 @@ struct BootRun {
             let outcome = try VolumeUnlock.unlock(
                 volume, name: request.verifyOnly ? nil : name, policy: request.policy, factors: factors)
             let result: BootState.VolumeResult = outcome.alreadyActive ? .alreadyActive : .unlocked
-            if !outcome.alreadyActive && !request.verifyOnly && RTMR.isAvailable(),
-                let measurement = outcome.measurement
+            if !outcome.alreadyActive && !request.verifyOnly, let measurement = outcome.measurement,
+                let measurer = RuntimeMeasurement.measurer(
+                    for: request.configuration.tee, simulatorDirectory: request.configuration.simulatorDirectory)
             {
                 // Later attestations can tell "initramfs before unlock" from "running on volume X", and a
                 // broker that released the secret can check which volume: the value is bound to its key.
+                // The runtime event log records the extension, so the broker's replay still explains RTMR3.
                 do {
-                    try RTMR.extend(index: 3, event: Array("ccagent:unlocked:v1:\(volume.uuid):\(measurement)".utf8))
+                    try RuntimeMeasurement.recordUnlock(uuid: volume.uuid, measurement: measurement, measurer: measurer)
                 } catch {
                     volumeLog.warning("failed to extend RTMR3: \(error), continuing")
                 }

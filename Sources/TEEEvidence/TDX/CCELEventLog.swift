@@ -22,6 +22,9 @@ public struct CCELEvent: Sendable, Equatable {
 /// A parsed CCEL log: the spec-ID header event, then crypto-agile events until the end marker.
 public struct CCELEventLog: Sendable {
     public var events: [CCELEvent]
+    /// The bytes the header and events occupy: everything before the end marker or the fill
+    /// (what upstream's attester sends of the firmware's log area).
+    public private(set) var usedByteCount: Int
 
     /// Parses a log; the data after the last event (0xFF or 0x00 fill) is ignored.
     public init(parsing bytes: [UInt8]) throws(EvidenceError) {
@@ -52,6 +55,7 @@ public struct CCELEventLog: Sendable {
             sizes[id] = Int(try spec.u16("digest size"))
         }
         var events: [CCELEvent] = []
+        var used = r.offset
         while r.remaining >= 8 {
             let start = r.offset
             let index = try r.u32("mr index")
@@ -79,10 +83,12 @@ public struct CCELEventLog: Sendable {
             }
             let data = try r.bytes(dataSize, "event data")
             events.append(CCELEvent(mrIndex: index, eventType: type, digests: digests, eventData: data))
+            used = r.offset
             guard events.count <= 100_000 else {
                 throw EvidenceError(.malformed, "failed to read CCEL: too many events")
             }
         }
         self.events = events
+        self.usedByteCount = used
     }
 }

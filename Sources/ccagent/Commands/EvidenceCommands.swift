@@ -28,6 +28,8 @@ struct ReportGenerate: ParsableCommand {
     @Option(name: .customLong("out"), help: "File for the report or quote.") var output: String
     @Option(name: .customLong("certs-out"), help: "File for the certificates (SNP: PEM of the table's VCEK/ASK/ARK).")
     var certificatesOutput: String?
+    @Option(name: .customLong("event-log-out"), help: "File for the TDX event log (cc_eventlog: CCEL and runtime log).")
+    var eventLogOutput: String?
 
     func validate() throws {
         guard let bytes = Hex.decode(userData), bytes.count <= 64 else {
@@ -51,6 +53,13 @@ struct ReportGenerate: ParsableCommand {
                 written += " and \(table.entries.count) certificates to '\(certificatesOutput)'"
             } else if let certificatesOutput, device.kind.protocolName == "tdx" {
                 written += "; the quote carries its PCK chain (no separate file written to '\(certificatesOutput)')"
+            }
+            if let eventLogOutput {
+                guard let log = evidence.eventLog else {
+                    throw ValidationError("this TD publishes no event log (no CCEL, no runtime log); nothing to write")
+                }
+                try log.withUnsafeBytes { try writeOutput($0, to: eventLogOutput, secret: false) }
+                written += " and its \(log.count)-byte event log to '\(eventLogOutput)'"
             }
             print(written + (device.kind.isSimulated ? " (SIMULATED)" : ""))
         } catch { throw fail(error) }

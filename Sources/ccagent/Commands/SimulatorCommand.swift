@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // `ccagent simulator init|show|roots`: the software SNP/TDX firmware for machines without a TEE.
 
+import AgentBase
 import AgentCore
 import ArgumentParser
 import TEEDevice
@@ -48,6 +49,14 @@ struct SimulatorCommand: ParsableCommand {
                 print("  host data   : \(state.launch.hostData)")
                 print("  policy      : 0x\(String(state.launch.policy, radix: 16))")
                 print("  TDX MRTD    : \(state.launch.mrTD)")
+                if let log = try? CCELEventLog(parsing: state.firmwareLog.bytes) {
+                    let boot = TDXBootDigests(log)
+                    print(
+                        "  TDX kernel  : \(boot.kernel.map { Hex.encode($0) } ?? "-") (CCEL event digest, policy tdx.kernel)"
+                    )
+                    print("  TDX initrd  : \(boot.initrd.map { Hex.encode($0) } ?? "-")")
+                    print("  TDX cmdline : \(boot.cmdline.map { Hex.encode($0) } ?? "-")")
+                }
                 print("  ARK         : \(state.ark.subject)")
                 print("  VCEK        : \(state.vcek.subject)")
             } catch { throw fail(error) }

@@ -87,8 +87,15 @@ struct VerifyTDXCommand: ParsableCommand {
         help: "A directory with Intel PCS collateral: *tcbinfo*.json, *qeidentity*.json, *tcb-signing*.pem, *crl*.der.")
     var collateral: String?
 
-    @Option(name: .customLong("event-log"), help: "The CCEL event log data, replayed against RTMR0-3.")
+    @Option(
+        name: .customLong("event-log"),
+        help: "The CCEL event log data (or a cc_eventlog as an agent sends it), replayed against RTMR0-3.")
     var eventLog: String?
+
+    @Option(
+        name: .customLong("runtime-log"),
+        help: "ccagent's runtime event log (/run/ccagent/eventlog), replayed after --event-log into RTMR3.")
+    var runtimeLog: String?
 
     @OptionGroup var options: VerificationOptions
 
@@ -96,9 +103,13 @@ struct VerifyTDXCommand: ParsableCommand {
         let time = try options.time()
         let result: VerificationResult
         do {
+            var log = try eventLog.map { try readInput($0, limit: 16 << 20) }
+            if let runtimeLog {
+                guard let firmware = log else { throw ValidationError("--runtime-log needs --event-log (the CCEL)") }
+                log = try CCELEventLog.joining(firmwareArea: firmware, runtime: readInput(runtimeLog, limit: 1 << 20))
+            }
             result = try EvidenceVerifier.verifyTDX(
-                quote: readInput(quote), collateralDirectory: collateral,
-                eventLog: eventLog.map { try readInput($0, limit: 16 << 20) },
+                quote: readInput(quote), collateralDirectory: collateral, eventLog: log,
                 trustRoots: options.trustRoots.flatMap(readCertificateFiles), at: time)
         } catch {
             printError("ccagent: \(error)")

@@ -3,6 +3,7 @@
 
 import AgentBase
 import CanonicalJSON
+import AMDKDS
 import Cryptography
 import EvidenceVerification
 import Foundation
@@ -50,6 +51,8 @@ public struct BrokerConfiguration: Sendable {
     public var maximumSessions = 10_000
     /// Intel PCS collateral for TDX TCB status, when configured.
     public var tdxCollateral: TDXCollateral?
+    /// AMD KDS (or its cache) for SNP evidence that carries no VCEK; nil with --no-kds.
+    public var kds: KDSClient?
 
     public init(
         resources: ResourceStore, policy: AppraisalPolicy = AppraisalPolicy(), allowSample: Bool = false,

@@ -43,6 +43,7 @@ struct Serve: AsyncParsableCommand {
         name: .customLong("tdx-collateral"),
         help: "Directory of Intel PCS collateral (TCB info, QE identity, signing chain).")
     var tdxCollateral: String?
+    @OptionGroup var kds: KDSOptions
 
     func validate() throws {
         guard (tlsCertificate == nil) == (tlsKey == nil) else {
@@ -76,6 +77,7 @@ struct Serve: AsyncParsableCommand {
             certificates: extra)
         if let policy { configuration.policy = try AppraisalPolicy(contentsOf: policy) }
         if let tdxCollateral { configuration.tdxCollateral = try TDXCollateral(directory: tdxCollateral) }
+        configuration.kds = try kds.client()
         let broker = try KBSBroker(configuration: configuration)
         guard let (host, port) = parsedListen else { throw ValidationError("bad --listen") }
         if !roots.isEmpty {

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: Apache-2.0
+// `ccagent verify snp` with no certificates: the VCEK from a KDS stand-in over TLS, then from the cache
+// offline; and every way the stand-in can fail gives a clear failure and caches nothing.
+
+import FoundationEssentials
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("ccagent verify snp with AMD KDS (stand-in)", .serialized, .tags(.integration))
+struct VerifyKDSIntegrationTests {
+    func verify(_ arguments: [String]) throws -> Subprocess.Result {
+        try Subprocess.run([Binaries.ccagent, "verify", "snp", "--at", CorpusVCEK.time] + arguments)
+    }
+
+    func files(in directory: String) -> [String] {
+        (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+    }
+
+    @Test("every corpus VCEK-signed report verifies from KDS alone, then offline from the cache")
+    func fetchThenOffline() throws {
+        let kds = try StubKDS()
+        let cache = kds.directory + "/cache"
+        for entry in CorpusVCEK.all {
+            let result = try verify([
+                "--report", Fixtures.testVectors + "/" + entry.report, "--kds-url", kds.url, "--kds-ca", kds.pki.caPEM,
+                "--kds-cache", cache,
+            ])
+            #expect(result.exitCode == 0, "\(entry.report): \(result.output)")
+            #expect(result.output.contains("vcek chain to AMD ARK-\(entry.product)"), "\(result.output)")
+        }
+        let requests = kds.requests
+        #expect(requests.allSatisfy { $0.hasPrefix("200 /vcek/v1/") }, "\(requests)")
+        // One fetch per distinct chip and TCB (the two GCP reports share theirs).
+        #expect(requests.count == CorpusVCEK.all.count, "\(requests)")
+        #expect(Set(requests).count == CorpusVCEK.all.count - 1, "\(requests)")
+        #expect(files(in: cache).count == CorpusVCEK.all.count - 1)
+        for name in files(in: cache) {
+            var info = stat()
+            #expect(stat(cache + "/" + name, &info) == 0 && info.st_mode & 0o777 == 0o644, "\(name)")
+        }
+
+        kds.stop()
+        for entry in CorpusVCEK.all {
+            let result = try verify([
+                "--report", Fixtures.testVectors + "/" + entry.report, "--kds-url", kds.url, "--kds-cache", cache,
+                "--kds-offline",
+            ])
+            #expect(result.exitCode == 0, "offline \(entry.report): \(result.output)")
+        }
+        // Offline with an empty cache: not trusted, and it says what to do.
+        let empty = try verify([
+            "--report", Fixtures.testVectors + "/snp/turin-v5-report.bin", "--kds-url", kds.url, "--kds-cache",
+            kds.directory + "/empty", "--kds-offline",
+        ])
+        #expect(empty.exitCode == 2, "\(empty.output)")
+        #expect(empty.output.contains("--kds-offline") && empty.output.contains("--cert"), "\(empty.output)")
+    }
+
+    @Test("given only the VCEK, a report verifies with the shipped ASK and ARK without asking KDS")
+    func onlyTheVCEK() throws {
+        for entry in CorpusVCEK.all {
+            let result = try verify([
+                "--report", Fixtures.testVectors + "/" + entry.report, "--cert", Fixtures.testVectors + "/" + entry.vcek,
+                "--no-kds",
+            ])
+            #expect(result.exitCode == 0, "\(entry.report): \(result.output)")
+        }
+    }
+
+    @Test(
+        "a wrong VCEK, a truncated or oversized body, a hang, or HTTP 500: a clear failure and nothing cached",
+        arguments: [
+            ("wrong-vcek", "not AMD's VCEK for this report"), ("truncated", "not a DER certificate"),
+            ("oversized", "exceeded"), ("hang", "no answer within"), ("status-500", "HTTP 500"),
+        ])
+    func hostile(mode: String, expected: String) throws {
+        let kds = try StubKDS(mode: mode)
+        let cache = kds.directory + "/cache"
+        let start = Date()
+        let result = try verify([
+            "--report", Fixtures.testVectors + "/snp/genoa-v3-report.bin", "--kds-url", kds.url, "--kds-ca",
+            kds.pki.caPEM, "--kds-cache", cache, "--kds-timeout", "2",
+        ])
+        #expect(result.exitCode == 2, "\(mode): \(result.output)")
+        #expect(result.output.contains(expected), "\(mode): \(result.output)")
+        #expect(result.output.contains("no VCEK certificate given"), "\(mode): \(result.output)")
+        #expect(files(in: cache).isEmpty, "\(mode): something was cached")
+        #expect(Date().timeIntervalSince(start) < 10, "\(mode): the timeout bounds the wait")
+        #expect(kds.requests.count == 1 || mode == "hang", "\(kds.requests)")
+    }
+
+    @Test("a KDS whose TLS certificate is not trusted is refused (no --kds-ca)")
+    func untrustedTLS() throws {
+        let kds = try StubKDS()
+        let result = try verify([
+            "--report", Fixtures.testVectors + "/snp/genoa-v3-report.bin", "--kds-url", kds.url, "--kds-cache",
+            kds.directory + "/cache",
+        ])
+        #expect(result.exitCode == 2, "\(result.output)")
+        #expect(result.output.contains("--kds-ca"), "\(result.output)")
+        #expect(kds.requests.isEmpty)
+    }
+}

@@ -184,8 +184,10 @@ public struct KDSClient: Sendable {
         guard input.leaf === vcek else {
             throw KDSError(.invalidResponse, "the certificate is not a P-384 VCEK", url: url)
         }
-        let result = [SNPChainCheck(), SNPReportedTCBCheck(), SNPChipIDCheck()].map { $0.evaluate(input) }
-            .reduce(CheckResult(), +)
+        let checks: [any VerificationCheck<SNPVerification>] = [
+            SNPChainCheck(), SNPReportedTCBCheck(), SNPChipIDCheck(),
+        ]
+        let result = checks.evaluate(input)
         guard result.failures.isEmpty else {
             throw KDSError(
                 .invalidResponse,
@@ -223,7 +225,9 @@ public struct KDSClient: Sendable {
 
     /// The cache file of `url`: SHA-256 of the URL, so any URL maps to one safe file name.
     public func cachePath(for url: String) -> String? {
-        configuration.cacheDirectory.map { $0 + "/" + Hex.encode(DigestAlgorithm.sha256.hash(Array(url.utf8))) + ".der" }
+        configuration.cacheDirectory.map {
+            $0 + "/" + Hex.encode(DigestAlgorithm.sha256.hash(Array(url.utf8))) + ".der"
+        }
     }
 
     private func certificate<T>(
@@ -231,7 +235,8 @@ public struct KDSClient: Sendable {
         isStale: (T) -> Bool = { _ in false }
     ) throws(KDSError) -> T {
         var cacheProblem: String?
-        if let path = cachePath(for: url), let bytes = try? FileIO.read(path: path, limit: configuration.maximumResponseBytes)
+        if let path = cachePath(for: url),
+            let bytes = try? FileIO.read(path: path, limit: configuration.maximumResponseBytes)
         {
             do {
                 let value = try check(bytes)

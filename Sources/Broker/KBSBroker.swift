@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The RCAR 0.4.0 server logic, independent of HTTP: sessions, evidence verification, policy, tokens, JWE.
 
+import AMDKDS
 import AgentBase
 import CanonicalJSON
-import AMDKDS
 import Cryptography
 import EvidenceVerification
 import Foundation

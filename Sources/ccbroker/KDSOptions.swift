@@ -3,6 +3,7 @@
 // gets the VCEK of SNP evidence that carries none (the same flags as `ccagent verify snp`).
 
 import AMDKDS
+import AgentBase
 import ArgumentParser
 
 /// AMD KDS for SNP evidence sent with `cert_chain: null` (Trustee's usual shape when the host supplies
@@ -15,7 +16,8 @@ struct KDSOptions: ParsableArguments {
         help: "AMD KDS base URL for VCEKs missing from SNP evidence (default: \(KDSConfiguration.defaultURL)).")
     var url: String = KDSConfiguration.defaultURL
 
-    @Option(name: .customLong("kds-ca"), help: "PEM CA file for the TLS certificate of --kds-url (default: system CAs).")
+    @Option(
+        name: .customLong("kds-ca"), help: "PEM CA file for the TLS certificate of --kds-url (default: system CAs).")
     var ca: String?
 
     @Option(name: .customLong("kds-cache"), help: "Directory caching fetched certificates.")
@@ -27,11 +29,14 @@ struct KDSOptions: ParsableArguments {
     @Option(name: .customLong("kds-timeout"), help: "Seconds for one KDS request, connection included.")
     var timeout: Double = 10
 
-    @Flag(name: .customLong("no-kds"), help: "Never fetch from AMD KDS or read its cache (evidence must carry its VCEK).")
+    @Flag(
+        name: .customLong("no-kds"), help: "Never fetch from AMD KDS or read its cache (evidence must carry its VCEK).")
     var disabled = false
 
     func validate() throws {
-        guard url.hasPrefix("https://") else { throw ValidationError("--kds-url must be an https:// URL, got '\(url)'") }
+        guard url.hasPrefix("https://") else {
+            throw ValidationError("--kds-url must be an https:// URL, got '\(url)'")
+        }
         guard timeout > 0 && timeout <= 300 else { throw ValidationError("--kds-timeout must be in (0, 300] seconds") }
         if disabled && (offline || ca != nil || cache != KDSOptions.defaultCacheDirectory) {
             throw ValidationError("--no-kds turns KDS off; it does not go with --kds-offline, --kds-ca or --kds-cache")

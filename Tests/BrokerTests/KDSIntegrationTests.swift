@@ -3,6 +3,7 @@
 // stand-in, refused with --no-kds, Trustee's own e2e fixture, and `OTHER` entries in `cert_chain`.
 
 import AMDKDS
+import AgentBase
 import CanonicalJSON
 import Cryptography
 import Foundation

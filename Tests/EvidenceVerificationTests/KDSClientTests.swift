@@ -32,7 +32,8 @@ struct KDSClientTests {
         #expect(KDSClient.products(for: turin) == ["Turin"])
         #expect(
             kds.vcekURL(for: turin, product: "Turin")
-                == "https://kds.invalid/vcek/v1/Turin/59790fb1c39f35c1?fmcSPL=01&blSPL=01&teeSPL=01&snpSPL=04&ucodeSPL=81")
+                == "https://kds.invalid/vcek/v1/Turin/59790fb1c39f35c1?fmcSPL=01&blSPL=01&teeSPL=01&snpSPL=04&ucodeSPL=81"
+        )
         let modelA0 = try report("snp/genoa-fam19-modA0-v3-report.bin")
         #expect(KDSClient.products(for: modelA0) == ["Genoa"])
         #expect(kds.vcekURL(for: modelA0, product: "Genoa").contains("?blSPL=10&teeSPL=00&snpSPL=23&ucodeSPL=25"))

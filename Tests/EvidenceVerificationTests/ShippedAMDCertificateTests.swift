@@ -2,6 +2,7 @@
 // AMD's shipped ASK/ASVK/ARK: byte-identical to the corpus, pinned, signed by their ARK, and used to
 // complete a chain the evidence gives only the VCEK/VLEK of.
 
+import AgentBase
 import Cryptography
 import EvidenceVerification
 import FoundationEssentials

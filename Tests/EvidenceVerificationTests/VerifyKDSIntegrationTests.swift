@@ -2,6 +2,9 @@
 // `ccagent verify snp` with no certificates: the VCEK from a KDS stand-in over TLS, then from the cache
 // offline; and every way the stand-in can fail gives a clear failure and caches nothing.
 
+import AMDKDS
+import AgentBase
+import Cryptography
 import FoundationEssentials
 import TestSupport
 import Testing
@@ -34,9 +37,9 @@ struct VerifyKDSIntegrationTests {
         }
         let requests = kds.requests
         #expect(requests.allSatisfy { $0.hasPrefix("200 /vcek/v1/") }, "\(requests)")
-        // One fetch per distinct chip and TCB (the two GCP reports share theirs).
-        #expect(requests.count == CorpusVCEK.all.count, "\(requests)")
-        #expect(Set(requests).count == CorpusVCEK.all.count - 1, "\(requests)")
+        // One fetch per distinct chip and TCB: the two GCP reports share theirs, the second comes from the cache.
+        #expect(requests.count == CorpusVCEK.all.count - 1, "\(requests)")
+        #expect(Set(requests).count == requests.count, "\(requests)")
         #expect(files(in: cache).count == CorpusVCEK.all.count - 1)
         for name in files(in: cache) {
             var info = stat()
@@ -64,7 +67,8 @@ struct VerifyKDSIntegrationTests {
     func onlyTheVCEK() throws {
         for entry in CorpusVCEK.all {
             let result = try verify([
-                "--report", Fixtures.testVectors + "/" + entry.report, "--cert", Fixtures.testVectors + "/" + entry.vcek,
+                "--report", Fixtures.testVectors + "/" + entry.report, "--cert",
+                Fixtures.testVectors + "/" + entry.vcek,
                 "--no-kds",
             ])
             #expect(result.exitCode == 0, "\(entry.report): \(result.output)")
@@ -103,5 +107,46 @@ struct VerifyKDSIntegrationTests {
         #expect(result.exitCode == 2, "\(result.output)")
         #expect(result.output.contains("--kds-ca"), "\(result.output)")
         #expect(kds.requests.isEmpty)
+    }
+}
+
+@Suite("AMD KDS client: the product CRL (stand-in)", .serialized, .tags(.integration))
+struct KDSRevocationListIntegrationTests {
+    @Test("a CRL is accepted and cached only when an ARK signed it; another signer's CRL is refused, not cached")
+    func crl() throws {
+        let now = Date()
+        let key = try PrivateKey.generateRSA(bits: 2048)
+        let name = [("CN", "ARK-Genoa"), ("O", "ccagent tests")]
+        var builder = CertificateBuilder(
+            subject: name, serial: [1], notBefore: now - 3600, notAfter: now + 3600, publicKey: key.publicKey)
+        builder.basicConstraints(ca: true)
+        let testARK = try builder.sign(issuer: name, key: key, alg: .sha384, rsaPSS: true)
+        let crl = try CertificateRevocationList.sign(
+            issuer: name, revokedSerialNumbers: [], thisUpdate: now - 60, nextUpdate: now + 3600, key: key,
+            alg: .sha384, rsaPSS: true)
+        let directory = try Fixtures.temporaryDirectory("ccagent-kdscrl")
+        defer { Fixtures.removeTree(directory) }
+        try FileIO.writeAtomically(path: directory + "/genoa.crl", mode: 0o644, bytes: crl.der)
+        let kds = try StubKDS(serving: [], crls: ["Genoa": directory + "/genoa.crl"])
+        let cache = directory + "/cache"
+        let client = try KDSClient(
+            configuration: KDSConfiguration(baseURL: kds.url, trust: .caFile(kds.pki.caPEM), cacheDirectory: cache))
+        // Signed by the test key, not by AMD's ARK-Genoa: refused, nothing cached.
+        do {
+            _ = try client.revocationList(product: "Genoa")
+            Issue.record("a CRL not signed by AMD's ARK was accepted")
+        } catch {
+            #expect(error.code == .invalidResponse && error.message.contains("ARK-Genoa"), "\(error)")
+        }
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: cache)) ?? [] == [])
+        // With that key's certificate as an explicitly trusted root (as for the simulator): accepted, cached.
+        #expect(try client.revocationList(product: "Genoa", extraRoots: [testARK]).der == crl.der)
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: cache)) ?? []).count == 1)
+        #expect(kds.requests == ["200 /vcek/v1/Genoa/crl", "200 /vcek/v1/Genoa/crl"])
+        // Offline, the cached CRL is used.
+        kds.stop()
+        let offline = try KDSClient(
+            configuration: KDSConfiguration(baseURL: kds.url, cacheDirectory: cache, offline: true))
+        #expect(try offline.revocationList(product: "Genoa", extraRoots: [testARK]).der == crl.der)
     }
 }

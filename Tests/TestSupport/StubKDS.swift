@@ -17,10 +17,12 @@ public enum CorpusVCEK {
     /// Every VCEK-signed report of the corpus (Milan v2/v5, Genoa, Genoa-class family 19h model A0h, Turin).
     public static let all: [Entry] = [
         Entry(product: "Milan", report: "snp/milan-v2-gosevguest-report.bin", vcek: "snp/milan-v2-gosevguest-vcek.der"),
-        Entry(product: "Milan", report: "snp/milan-v2-azure-snp-report.bin", vcek: "snp/milan-v2-azure-vcek-ask-ark.pem"),
+        Entry(
+            product: "Milan", report: "snp/milan-v2-azure-snp-report.bin", vcek: "snp/milan-v2-azure-vcek-ask-ark.pem"),
         Entry(product: "Milan", report: "snp/milan-v5-gcp-report.bin", vcek: "snp/milan-v5-gcp-vcek.pem"),
         Entry(
-            product: "Milan", report: "snp/milan-v5-gcp-vmpl1-x25519-bound-report.bin", vcek: "snp/milan-v5-gcp-vcek.pem"
+            product: "Milan", report: "snp/milan-v5-gcp-vmpl1-x25519-bound-report.bin",
+            vcek: "snp/milan-v5-gcp-vcek.pem"
         ),
         Entry(product: "Genoa", report: "snp/genoa-v3-report.bin", vcek: "snp/genoa-v3-vcek.pem"),
         Entry(
@@ -42,12 +44,15 @@ public final class StubKDS: @unchecked Sendable {
     public var logPath: String { directory + "/requests.log" }
     private let process: BackgroundProcess
 
-    public init(mode: String = "normal", serving entries: [CorpusVCEK.Entry] = CorpusVCEK.all) throws {
+    /// `crls`: product → DER file served at `/vcek/v1/{product}/crl`.
+    public init(
+        mode: String = "normal", serving entries: [CorpusVCEK.Entry] = CorpusVCEK.all, crls: [String: String] = [:]
+    ) throws {
         directory = try Fixtures.temporaryDirectory("ccagent-stubkds")
         pki = try TestPKI(directory: directory)
         var arguments = [
             "/usr/bin/env", "python3", Fixtures.repositoryRoot + "/scripts/testing/stub_kds.py", "--cert",
-            pki.serverCertificate, "--key", pki.serverKey, "--mode", mode, "--log", logPath,
+            pki.serverCertificate, "--key", pki.serverKey, "--mode", mode, "--log", directory + "/requests.log",
             // Another chip's VCEK, for wrong-vcek.
             "--wrong", Fixtures.testVectors + "/snp/milan-v2-gosevguest-vcek.der",
         ]
@@ -57,6 +62,7 @@ public final class StubKDS: @unchecked Sendable {
                 "\(entry.product),\(Fixtures.testVectors)/\(entry.report),\(Fixtures.testVectors)/\(entry.vcek)",
             ]
         }
+        for (product, file) in crls.sorted(by: { $0.key < $1.key }) { arguments += ["--crl", "\(product),\(file)"] }
         process = try BackgroundProcess(arguments, logPath: directory + "/stub.log")
         let log = try process.waitFor("listening on https://", seconds: 60)
         guard let line = log.split(separator: "\n").first(where: { $0.hasPrefix("listening on ") }) else {

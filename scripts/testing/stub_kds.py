@@ -5,7 +5,7 @@
 # itself (CHIP_ID, REPORTED_TCB, Milan/Genoa or Turin layout) and answers only the exact URL
 #   /vcek/v1/{PRODUCT}/{hwid}?[fmcSPL=NN&]blSPL=NN&teeSPL=NN&snpSPL=NN&ucodeSPL=NN
 # (hwid = CHIP_ID hex, its first 8 bytes on Turin); anything else is 404 and logged as unexpected.
-# Modes: normal, wrong-vcek (serves --wrong instead), truncated, oversized, hang, status-500.
+# --crl PRODUCT,FILE serves FILE at /vcek/v1/PRODUCT/crl. Modes: normal, wrong-vcek (serves --wrong instead), truncated, oversized, hang, status-500.
 # Every request is appended to --log as "STATUS PATH". Exits after 120 s.
 import argparse
 import http.server
@@ -63,6 +63,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         parts = urlsplit(self.path)
+        if parts.path in self.server.crls and not parts.query:
+            return self.reply(200, self.server.crls[parts.path])
         entry = self.server.served.get(parts.path)
         if entry is None:
             self.record(404, "unexpected path")
@@ -105,6 +107,7 @@ def main():
     parser.add_argument("--key", required=True)
     parser.add_argument("--serve", action="append", default=[], help="PRODUCT,REPORT,VCEK")
     parser.add_argument("--wrong")
+    parser.add_argument("--crl", action="append", default=[], help="PRODUCT,FILE served at /vcek/v1/PRODUCT/crl")
     parser.add_argument("--mode", default="normal")
     parser.add_argument("--log", required=True)
     args = parser.parse_args()
@@ -114,6 +117,10 @@ def main():
     server.lock = threading.Lock()
     server.wrong = der(args.wrong) if args.wrong else b""
     server.served = {}
+    server.crls = {}
+    for item in args.crl:
+        product, path = item.split(",")
+        server.crls[f"/vcek/v1/{product}/crl"] = open(path, "rb").read()
     for item in args.serve:
         product, report, vcek = item.split(",")
         path, spl = expected_url(product, open(report, "rb").read()[:0x4A0])

@@ -56,7 +56,6 @@ public enum AMDCertificates {
         return result
     }()
 
-
     // go-sev-guest verify/trust/ask_ark_milan.pem @94ceba6
     private static let milanVCEK: [String] = [
         "-----BEGIN CERTIFICATE-----\n",

@@ -21,7 +21,8 @@ struct KDSOptions: ParsableArguments {
         help: "AMD KDS base URL for a VCEK the evidence lacks (default: \(KDSConfiguration.defaultURL)).")
     var url: String = KDSConfiguration.defaultURL
 
-    @Option(name: .customLong("kds-ca"), help: "PEM CA file for the TLS certificate of --kds-url (default: system CAs).")
+    @Option(
+        name: .customLong("kds-ca"), help: "PEM CA file for the TLS certificate of --kds-url (default: system CAs).")
     var ca: String?
 
     @Option(
@@ -39,7 +40,9 @@ struct KDSOptions: ParsableArguments {
     var disabled = false
 
     func validate() throws {
-        guard url.hasPrefix("https://") else { throw ValidationError("--kds-url must be an https:// URL, got '\(url)'") }
+        guard url.hasPrefix("https://") else {
+            throw ValidationError("--kds-url must be an https:// URL, got '\(url)'")
+        }
         guard timeout > 0 && timeout <= 300 else { throw ValidationError("--kds-timeout must be in (0, 300] seconds") }
         if disabled && (offline || ca != nil || cache != nil) {
             throw ValidationError("--no-kds turns KDS off; it does not go with --kds-offline, --kds-ca or --kds-cache")
@@ -79,7 +82,8 @@ struct KDSOptions: ParsableArguments {
             let report = try? SNPReport(parsing: Array(bytes.prefix(SNPReport.size)))
         else { return first }
         guard let kds = try client() else {
-            printError("ccagent: the report carries no \(report.signingKey == .vlek ? "VLEK" : "VCEK"); --no-kds is set")
+            printError(
+                "ccagent: the report carries no \(report.signingKey == .vlek ? "VLEK" : "VCEK"); --no-kds is set")
             return first
         }
         do {

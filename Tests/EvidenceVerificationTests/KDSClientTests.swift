@@ -14,7 +14,7 @@ import Testing
 struct KDSClientTests {
     func report(_ path: String) throws -> SNPReport { try SNPReport(parsing: Fixtures.bytes(path)) }
 
-    func client(cache: String? = nil, offline: Bool = false) throws -> KDSClient {
+    func client(cache: String? = nil, offline: Bool = false) throws(KDSError) -> KDSClient {
         try KDSClient(
             configuration: KDSConfiguration(baseURL: "https://kds.invalid/", cacheDirectory: cache, offline: offline))
     }

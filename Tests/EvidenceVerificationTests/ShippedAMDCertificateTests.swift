@@ -77,9 +77,8 @@ struct ShippedAMDCertificateTests {
     func onlyTheVLEK() throws {
         let report = try SNPReport(parsing: Fixtures.bytes("snp/milan-v3-aws-vlek-vmpl1-report.bin"))
         let vlek = try Certificate(der: Fixtures.bytes("snp/milan-v3-aws-vlek.der"))
-        let result = SNPVerifier.verify(
-            report: report, certificates: [vlek], shippedCertificates: true,
-            at: Date("2025-06-01T00:00:00Z", strategy: .iso8601))
+        let time = try Date("2025-06-01T00:00:00Z", strategy: .iso8601)
+        let result = SNPVerifier.verify(report: report, certificates: [vlek], shippedCertificates: true, at: time)
         #expect(result.failures == [])
         #expect(result.passed.contains("vlek chain to AMD ARK-Milan"))
     }

@@ -28,6 +28,9 @@ extension KBSBroker {
             return .failure("\(error)")
         }
         let report = parsed.report
+        // VCEK/VLEK entries first: the leaf is the first certificate that looks like one, so a VCEK-looking
+        // certificate in an entry of another type can never displace the VCEK entry.
+        var leaves: [Certificate] = []
         var certificates: [Certificate] = []
         var revocationLists: [CertificateRevocationList] = []
         for (type, der) in parsed.certificates {
@@ -36,7 +39,11 @@ extension KBSBroker {
                 guard let certificate = try? Certificate(der: der) else {
                     return .failure("SNP evidence: the \(type) entry of 'cert_chain' is not a DER certificate")
                 }
-                certificates.append(certificate)
+                if type == "VCEK" || type == "VLEK" {
+                    leaves.append(certificate)
+                } else {
+                    certificates.append(certificate)
+                }
             case "CRL":
                 guard let crl = try? CertificateRevocationList(der: der) else {
                     return .failure("SNP evidence: the CRL entry of 'cert_chain' is not a DER CRL")
@@ -46,7 +53,7 @@ extension KBSBroker {
                 continue
             }
         }
-        certificates += configuration.certificates
+        certificates = leaves + certificates + configuration.certificates
         let now = Date()
         var result = SNPVerifier.verify(
             report: report, certificates: certificates, extraRoots: configuration.trustedSimulatorRoots,

@@ -188,3 +188,53 @@ struct KDSIntegrationTests {
         }
     }
 }
+
+/// The built ccbroker over HTTPS, driven with curl the way a CoCo guest would post Trustee's evidence.
+@Suite("ccbroker binary: --kds-url and --no-kds", .serialized, .tags(.integration))
+struct BrokerKDSBinaryIntegrationTests {
+    /// /auth then /attest with `evidence(nonce)`; returns the /attest HTTP status.
+    func attest(_ broker: BrokerProcess, ca: String, directory: String, evidence: JSONValue) throws -> String {
+        let jar = directory + "/cookies"
+        let auth = try Subprocess.run([
+            "/usr/bin/curl", "-sS", "--cacert", ca, "-c", jar, "-H", "Content-Type: application/json", "--data-binary",
+            String(decoding: AuthRequest(tee: "snp").json.serializedBytes(), as: UTF8.self),
+            broker.url + "/kbs/v0/auth",
+        ])
+        let challenge = try Challenge(json: JSONValue.parse(Array(auth.output.utf8)))
+        let runtime = RuntimeData(nonce: challenge.nonce, teePubKey: try TEEKeyPair(type: .p256).publicJWK)
+        let body = directory + "/attest.json"
+        try Data(AttestationRequest(runtimeData: runtime, primaryEvidence: evidence).json.serializedBytes())
+            .write(to: URL(fileURLWithPath: body))
+        return try Subprocess.run([
+            "/usr/bin/curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", ca, "-b", jar, "-H",
+            "Content-Type: application/json", "--data-binary", "@" + body, broker.url + "/kbs/v0/attest",
+        ]).output
+    }
+
+    @Test(
+        "cert_chain null: the binary fetches the VCEK from --kds-url and gets to the binding; --no-kds says what to do")
+    func binary() throws {
+        let kds = try StubKDS()
+        let directory = kds.directory
+        let report = try SNPReport(parsing: Fixtures.bytes("snp/genoa-fam19-modA0-v3-report.bin"))
+        let evidence = snpEvidence(report, chain: nil)
+        let cache = directory + "/broker-cache"
+        let broker = try BrokerProcess(
+            pki: kds.pki, directory: directory,
+            extraArguments: ["--kds-url", kds.url, "--kds-ca", kds.pki.caPEM, "--kds-cache", cache])
+        #expect(try attest(broker, ca: kds.pki.caPEM, directory: directory, evidence: evidence) == "401")
+        // The chain (VCEK from the stand-in → shipped Genoa ASK → pinned ARK) passed; the binding did not.
+        #expect(broker.process.log.contains("REPORT_DATA does not bind the runtime data"), "\(broker.process.log)")
+        #expect(kds.requests.count == 1 && kds.requests[0].hasPrefix("200 /vcek/v1/Genoa/"), "\(kds.requests)")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: cache)) ?? []).count == 1)
+        broker.process.stop()
+
+        let offDirectory = directory + "/off"
+        try FileManager.default.createDirectory(atPath: offDirectory, withIntermediateDirectories: true)
+        let off = try BrokerProcess(pki: kds.pki, directory: offDirectory, extraArguments: ["--no-kds"])
+        #expect(try attest(off, ca: kds.pki.caPEM, directory: offDirectory, evidence: evidence) == "401")
+        #expect(off.process.log.contains("--no-kds") && off.process.log.contains("--cert-dir"), "\(off.process.log)")
+        #expect(kds.requests.count == 1, "--no-kds asked KDS: \(kds.requests)")
+        off.process.stop()
+    }
+}

@@ -237,4 +237,59 @@ struct BrokerKDSBinaryIntegrationTests {
         #expect(kds.requests.count == 1, "--no-kds asked KDS: \(kds.requests)")
         off.process.stop()
     }
+
+    /// The claim of ``KBSBroker/handleOffExecutor(_:)``: KDS requests that hang (more of them than the
+    /// machine has cores) do not stall the broker for other clients.
+    @Test("hanging KDS fetches do not stall /auth for other clients")
+    func hangingFetchesDoNotStall() throws {
+        let kds = try StubKDS(mode: "hang")
+        let directory = kds.directory
+        let report = try SNPReport(parsing: Fixtures.bytes("snp/genoa-v3-report.bin"))
+        let broker = try BrokerProcess(
+            pki: kds.pki, directory: directory,
+            extraArguments: [
+                "--kds-url", kds.url, "--kds-ca", kds.pki.caPEM, "--kds-cache", directory + "/cache", "--kds-timeout",
+                "6",
+            ])
+        let requestBody = { (nonce: String) -> [UInt8] in
+            let runtime = RuntimeData(nonce: nonce, teePubKey: (try? TEEKeyPair(type: .p256))!.publicJWK)
+            return AttestationRequest(runtimeData: runtime, primaryEvidence: snpEvidence(report, chain: nil)).json
+                .serializedBytes()
+        }
+        var pending: [BackgroundProcess] = []
+        for index in 0..<6 {
+            let jar = directory + "/jar\(index)"
+            let auth = try Subprocess.run([
+                "/usr/bin/curl", "-sS", "--cacert", kds.pki.caPEM, "-c", jar, "-H", "Content-Type: application/json",
+                "--data-binary", String(decoding: AuthRequest(tee: "snp").json.serializedBytes(), as: UTF8.self),
+                broker.url + "/kbs/v0/auth",
+            ])
+            let nonce = try Challenge(json: JSONValue.parse(Array(auth.output.utf8))).nonce
+            let body = directory + "/attest\(index).json"
+            try Data(requestBody(nonce)).write(to: URL(fileURLWithPath: body))
+            pending.append(
+                try BackgroundProcess(
+                    [
+                        "/usr/bin/curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", kds.pki.caPEM,
+                        "-b", jar, "-H", "Content-Type: application/json", "--data-binary", "@" + body,
+                        broker.url + "/kbs/v0/attest",
+                    ], logPath: directory + "/attest\(index).out"))
+        }
+        // Every attest is now waiting on the hanging KDS.
+        usleep(1_500_000)
+        let start = Date()
+        let auth = try Subprocess.run([
+            "/usr/bin/curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "--cacert",
+            kds.pki.caPEM, "-H", "Content-Type: application/json", "--data-binary",
+            String(decoding: AuthRequest(tee: "snp").json.serializedBytes(), as: UTF8.self),
+            broker.url + "/kbs/v0/auth",
+        ])
+        let elapsed = Date().timeIntervalSince(start)
+        #expect(auth.output == "200", "\(auth.output)")
+        #expect(elapsed < 2, "/auth took \(elapsed) s while KDS fetches hung")
+        // The hung attests end at the KDS timeout with a refusal that names it.
+        for process in pending { _ = try process.waitFor("401", seconds: 20) }
+        #expect(broker.process.log.contains("no answer within 6.0 s"), "\(broker.process.log)")
+        broker.process.stop()
+    }
 }

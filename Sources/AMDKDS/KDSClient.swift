@@ -26,11 +26,14 @@ public struct KDSConfiguration: Sendable {
     public var totalTimeoutSeconds: Double
     /// A VCEK is about 1.4 KB and a KDS CRL a few KB: anything beyond this cap is abandoned.
     public var maximumResponseBytes: Int
+    /// Told when a checked certificate could not be written to the cache (it is still used: a cache
+    /// that cannot be written costs a fetch next time, not this verification).
+    public var cacheWarning: (@Sendable (String) -> Void)?
 
     public init(
         baseURL: String = KDSConfiguration.defaultURL, trust: TLSTrust = .systemCAs, cacheDirectory: String? = nil,
         offline: Bool = false, connectTimeoutSeconds: Double = 5, totalTimeoutSeconds: Double = 10,
-        maximumResponseBytes: Int = 64 * 1024
+        maximumResponseBytes: Int = 64 * 1024, cacheWarning: (@Sendable (String) -> Void)? = nil
     ) {
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
@@ -41,6 +44,7 @@ public struct KDSConfiguration: Sendable {
         self.connectTimeoutSeconds = connectTimeoutSeconds
         self.totalTimeoutSeconds = totalTimeoutSeconds
         self.maximumResponseBytes = maximumResponseBytes
+        self.cacheWarning = cacheWarning
     }
 }
 
@@ -277,8 +281,9 @@ public struct KDSClient: Sendable {
                 try FileIO.makeDirectory(directory, mode: 0o755)
                 try FileIO.writeAtomically(path: path, mode: 0o644, bytes: response.body)
             } catch {
-                throw KDSError(
-                    .cache, "failed to cache the certificate in '\(directory)': \(error); check --kds-cache", url: url)
+                configuration.cacheWarning?(
+                    "failed to cache the certificate from '\(url)' in '\(directory)': \(error); check --kds-cache "
+                        + "(it was checked and is used; the next verification fetches it again)")
             }
         }
         return value

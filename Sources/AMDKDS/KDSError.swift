@@ -24,8 +24,6 @@ public struct KDSError: CodedError, Equatable {
         public static let notCached = Code(description: "kds.not-cached")
         /// The report cannot be looked up: VLEK-signed, CHIP_ID masked, or an unknown product.
         public static let notFetchable = Code(description: "kds.not-fetchable")
-        /// The cache directory could not be written.
-        public static let cache = Code(description: "kds.cache")
         /// The KDS URL is not https (or http with permission).
         public static let insecureURL = Code(description: "kds.insecure-url")
     }

@@ -5,6 +5,7 @@
 import AMDKDS
 import AgentBase
 import ArgumentParser
+import Foundation
 
 /// AMD KDS for SNP evidence sent with `cert_chain: null` (Trustee's usual shape when the host supplies
 /// no certificates).
@@ -49,6 +50,9 @@ struct KDSOptions: ParsableArguments {
         return try KDSClient(
             configuration: KDSConfiguration(
                 baseURL: url, trust: ca.map { .caFile($0) } ?? .systemCAs, cacheDirectory: cache, offline: offline,
-                connectTimeoutSeconds: min(5, timeout), totalTimeoutSeconds: timeout))
+                connectTimeoutSeconds: min(5, timeout), totalTimeoutSeconds: timeout,
+                cacheWarning: { message in
+                    FileHandle.standardError.write(Data("ccbroker: warning: \(message)\n".utf8))
+                }))
     }
 }

@@ -97,6 +97,19 @@ struct VerifyKDSIntegrationTests {
         #expect(kds.requests.count == 1 || mode == "hang", "\(kds.requests)")
     }
 
+    @Test("a cache that cannot be written costs a warning, not the verification")
+    func unwritableCache() throws {
+        let kds = try StubKDS()
+        let notADirectory = kds.directory + "/file"
+        try FileIO.writeAtomically(path: notADirectory, mode: 0o644, bytes: [1])
+        let result = try verify([
+            "--report", Fixtures.testVectors + "/snp/turin-v5-report.bin", "--kds-url", kds.url, "--kds-ca",
+            kds.pki.caPEM, "--kds-cache", notADirectory + "/cache",
+        ])
+        #expect(result.exitCode == 0, "\(result.output)")
+        #expect(result.output.contains("warning: failed to cache"), "\(result.output)")
+    }
+
     @Test("a KDS whose TLS certificate is not trusted is refused (no --kds-ca)")
     func untrustedTLS() throws {
         let kds = try StubKDS()

@@ -67,7 +67,8 @@ struct KDSOptions: ParsableArguments {
             configuration: KDSConfiguration(
                 baseURL: url, trust: ca.map { .caFile($0) } ?? .systemCAs,
                 cacheDirectory: cache ?? KDSOptions.defaultCacheDirectory, offline: offline,
-                connectTimeoutSeconds: min(5, timeout), totalTimeoutSeconds: timeout))
+                connectTimeoutSeconds: min(5, timeout), totalTimeoutSeconds: timeout,
+                cacheWarning: { printError("ccagent: warning: \($0)") }))
     }
 
     /// Runs `verify`; when the only failure is a missing VCEK, gets the VCEK from the cache or KDS and

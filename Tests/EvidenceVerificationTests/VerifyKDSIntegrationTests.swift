@@ -6,6 +6,7 @@ import AMDKDS
 import AgentBase
 import Cryptography
 import FoundationEssentials
+import TEEEvidence
 import TestSupport
 import Testing
 
@@ -108,6 +109,22 @@ struct VerifyKDSIntegrationTests {
         ])
         #expect(result.exitCode == 0, "\(result.output)")
         #expect(result.output.contains("warning: failed to cache"), "\(result.output)")
+    }
+
+    @Test("the transport's key pinning (libcurl's sha256//base64 form) accepts the right key and refuses another")
+    func pinnedKey() throws {
+        let kds = try StubKDS()
+        let server = try Certificate.parse(pemOrDER: Fixtures.readFile(kds.pki.serverCertificate))[0]
+        let report = try SNPReport(parsing: Fixtures.bytes("snp/turin-v5-report.bin"))
+        // SPKI digests whose base64 ends in "=" padding, one or two bytes short of a multiple of three, are
+        // the cases a hand-written encoder gets wrong; SHA-256 (32 bytes) always has one "=".
+        let pinned = try KDSClient(
+            configuration: KDSConfiguration(baseURL: kds.url, trust: .pinnedSPKISHA256(server.spkiSHA256)))
+        #expect(try pinned.vcek(for: report).subject.contains("SEV-VCEK"))
+        var wrong = server.spkiSHA256
+        wrong[0] ^= 1
+        let refused = try KDSClient(configuration: KDSConfiguration(baseURL: kds.url, trust: .pinnedSPKISHA256(wrong)))
+        #expect(throws: KDSError(.tls, "")) { try refused.vcek(for: report) }
     }
 
     @Test("a KDS whose TLS certificate is not trusted is refused (no --kds-ca)")

@@ -261,7 +261,7 @@ public struct KDSClient: Sendable {
         let response: HTTPResponse
         do {
             response = try transport.perform(
-                method: "GET", url: url, headers: ["Accept: application/octet-stream"],
+                method: "GET", url: url, headers: ["Accept: */*"],
                 connectTimeout: configuration.connectTimeoutSeconds, totalTimeout: configuration.totalTimeoutSeconds)
         } catch {
             throw KDSError(transport: error, configuration: configuration)

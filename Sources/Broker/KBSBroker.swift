@@ -53,6 +53,8 @@ public struct BrokerConfiguration: Sendable {
     public var tdxCollateral: TDXCollateral?
     /// AMD KDS (or its cache) for SNP evidence that carries no VCEK; nil with --no-kds.
     public var kds: KDSClient?
+    /// Also require AMD's CRL of the product from `kds` (--kds-crl).
+    public var kdsRevocation = false
 
     public init(
         resources: ResourceStore, policy: AppraisalPolicy = AppraisalPolicy(), allowSample: Bool = false,

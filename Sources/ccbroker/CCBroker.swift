@@ -78,6 +78,7 @@ struct Serve: AsyncParsableCommand {
         if let policy { configuration.policy = try AppraisalPolicy(contentsOf: policy) }
         if let tdxCollateral { configuration.tdxCollateral = try TDXCollateral(directory: tdxCollateral) }
         configuration.kds = try kds.client()
+        configuration.kdsRevocation = kds.revocation
         let broker = try KBSBroker(configuration: configuration)
         guard let (host, port) = parsedListen else { throw ValidationError("bad --listen") }
         if !roots.isEmpty {

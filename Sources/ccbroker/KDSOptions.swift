@@ -34,13 +34,19 @@ struct KDSOptions: ParsableArguments {
         name: .customLong("no-kds"), help: "Never fetch from AMD KDS or read its cache (evidence must carry its VCEK).")
     var disabled = false
 
+    @Flag(
+        name: .customLong("kds-crl"),
+        help: "Also check SNP chains against AMD's CRL of the product from KDS (or the cache); refuse without it.")
+    var revocation = false
+
     func validate() throws {
         guard url.hasPrefix("https://") else {
             throw ValidationError("--kds-url must be an https:// URL, got '\(url)'")
         }
         guard timeout > 0 && timeout <= 300 else { throw ValidationError("--kds-timeout must be in (0, 300] seconds") }
-        if disabled && (offline || ca != nil || cache != KDSOptions.defaultCacheDirectory) {
-            throw ValidationError("--no-kds turns KDS off; it does not go with --kds-offline, --kds-ca or --kds-cache")
+        if disabled && (offline || ca != nil || cache != KDSOptions.defaultCacheDirectory || revocation) {
+            throw ValidationError(
+                "--no-kds turns KDS off; it does not go with --kds-offline, --kds-ca, --kds-cache or --kds-crl")
         }
     }
 

@@ -99,6 +99,26 @@ struct KDSIntegrationTests {
         }
     }
 
+    @Test("--kds-crl: without AMD's CRL of the product the evidence is refused, saying so")
+    func crlRequired() throws {
+        let kds = try StubKDS()
+        let client = try KDSClient(
+            configuration: KDSConfiguration(
+                baseURL: kds.url, trust: .caFile(kds.pki.caPEM), cacheDirectory: kds.directory + "/cache"))
+        var configuration = BrokerConfiguration(resources: ResourceStore(directory: "/nonexistent"))
+        configuration.kds = client
+        configuration.kdsRevocation = true
+        let broker = try KBSBroker(configuration: configuration)
+        let report = try SNPReport(parsing: Fixtures.bytes("snp/genoa-v3-report.bin"))
+        let verdict = broker.verifySNP(snpEvidence(report, chain: nil), expectedReportData: report.reportData)
+        guard case .failure(let reason) = verdict else {
+            Issue.record("accepted without a CRL")
+            return
+        }
+        #expect(reason.contains("CRL could not be had") && reason.contains("HTTP 404"), "\(reason)")
+        #expect(kds.requests.last?.hasPrefix("404 /vcek/v1/Genoa/crl") == true, "\(kds.requests)")
+    }
+
     /// Trustee's `attestation-service/tests/e2e/evidence.json`: the family 19h model A0h report with only
     /// its VCEK in `cert_chain`. Its REPORT_DATA binds Trustee's test nonce, not ours, so the broker must
     /// get through the whole chain (VCEK → shipped Genoa ASK → pinned ARK-Genoa) and stop at the binding.

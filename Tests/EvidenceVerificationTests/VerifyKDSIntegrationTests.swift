@@ -127,6 +127,36 @@ struct VerifyKDSIntegrationTests {
         #expect(throws: KDSError(.tls, "")) { try refused.vcek(for: report) }
     }
 
+    @Test("--kds-crl: a CRL that AMD's ARK did not sign, or none at all, makes the report not trusted")
+    func crlRequired() throws {
+        let now = Date()
+        let key = try PrivateKey.generateRSA(bits: 2048)
+        let crl = try CertificateRevocationList.sign(
+            issuer: [("CN", "ARK-Genoa")], revokedSerialNumbers: [], thisUpdate: now - 60, nextUpdate: now + 3600,
+            key: key, alg: .sha384, rsaPSS: true)
+        let directory = try Fixtures.temporaryDirectory("ccagent-kdscrl")
+        defer { Fixtures.removeTree(directory) }
+        try FileIO.writeAtomically(path: directory + "/genoa.crl", mode: 0o644, bytes: crl.der)
+        let kds = try StubKDS(crls: ["Genoa": directory + "/genoa.crl"])
+        let cache = kds.directory + "/cache"
+        func run(_ report: String) throws -> Subprocess.Result {
+            try verify([
+                "--report", Fixtures.testVectors + "/" + report, "--kds-url", kds.url, "--kds-ca", kds.pki.caPEM,
+                "--kds-cache", cache, "--kds-crl",
+            ])
+        }
+        let forged = try run("snp/genoa-v3-report.bin")
+        #expect(forged.exitCode == 2, "\(forged.output)")
+        #expect(forged.output.contains("crl: AMD's CRL could not be had"), "\(forged.output)")
+        #expect(forged.output.contains("not signed by AMD's ARK-Genoa"), "\(forged.output)")
+        #expect(files(in: cache).count == 1, "only the VCEK is cached, not the refused CRL")
+        let missing = try run("snp/turin-v5-report.bin")
+        #expect(missing.exitCode == 2 && missing.output.contains("HTTP 404"), "\(missing.output)")
+        #expect(
+            kds.requests.contains("200 /vcek/v1/Genoa/crl")
+                && kds.requests.contains { $0.hasPrefix("404 /vcek/v1/Turin/crl") })
+    }
+
     @Test("a KDS whose TLS certificate is not trusted is refused (no --kds-ca)")
     func untrustedTLS() throws {
         let kds = try StubKDS()

@@ -55,6 +55,7 @@ extension KBSBroker {
         }
         certificates = leaves + certificates + configuration.certificates
         let now = Date()
+        var fetched: [Certificate] = []
         var result = SNPVerifier.verify(
             report: report, certificates: certificates, extraRoots: configuration.trustedSimulatorRoots,
             revocationLists: revocationLists, shippedCertificates: true, at: now)
@@ -65,16 +66,33 @@ extension KBSBroker {
                         + "fetching from AMD KDS is off (--no-kds); start ccbroker without --no-kds (with --kds-url "
                         + "for a mirror, or --kds-offline with a filled --kds-cache), or put the VCEK in --cert-dir")
             }
-            let vcek: Certificate
             do {
-                vcek = try kds.vcek(
-                    for: report, extraCertificates: certificates, extraRoots: configuration.trustedSimulatorRoots)
+                fetched = [
+                    try kds.vcek(
+                        for: report, extraCertificates: certificates, extraRoots: configuration.trustedSimulatorRoots)
+                ]
             } catch {
                 return .failure("SNP evidence not trusted: it carries no VCEK and it could not be had: \(error)")
             }
             result = SNPVerifier.verify(
-                report: report, certificates: certificates + [vcek], extraRoots: configuration.trustedSimulatorRoots,
+                report: report, certificates: certificates + fetched, extraRoots: configuration.trustedSimulatorRoots,
                 revocationLists: revocationLists, shippedCertificates: true, at: now)
+        }
+        if result.trusted, configuration.kdsRevocation, let kds = configuration.kds {
+            guard let product = report.productName ?? result.passed.lazy.compactMap(Self.amdProduct).first else {
+                return .failure("SNP evidence not trusted: --kds-crl is set and the report names no product (v2)")
+            }
+            let crl: CertificateRevocationList
+            do {
+                crl = try kds.revocationList(
+                    product: product, kind: report.signingKey == .vlek ? .vlek : .vcek,
+                    extraRoots: configuration.trustedSimulatorRoots)
+            } catch {
+                return .failure("SNP evidence not trusted: AMD's CRL could not be had (--kds-crl): \(error)")
+            }
+            result = SNPVerifier.verify(
+                report: report, certificates: certificates + fetched, extraRoots: configuration.trustedSimulatorRoots,
+                revocationLists: revocationLists + [crl], shippedCertificates: true, at: now)
         }
         guard result.trusted else {
             return .failure("SNP evidence not trusted: " + result.failures.joined(separator: "; "))
@@ -98,6 +116,12 @@ extension KBSBroker {
                 ),
                 ("report_data", .string(Hex.encode(expected))),
             ]))
+    }
+
+    /// The product of a passed "… chain to AMD ARK-<product>" check.
+    static func amdProduct(_ passed: String) -> String? {
+        guard let range = passed.range(of: "chain to AMD ARK-") else { return nil }
+        return String(passed[range.upperBound...])
     }
 
     /// ``handle(_:)`` for the HTTP front, which runs on Swift concurrency / NIO threads: `/attest` may block

@@ -70,10 +70,11 @@ struct VerifySNPCommand: ParsableCommand {
             result = try kds.verify(
                 report: bytes, certificates: EvidenceVerifier.loadCertificates(given, what: "certificate"),
                 trustRoots: EvidenceVerifier.loadCertificates(roots, what: "trust root")
-            ) { fetched in
+            ) { fetched, crls in
                 try EvidenceVerifier.verifySNP(
                     report: bytes, certificates: given, trustRoots: roots,
-                    revocationLists: revocationLists.flatMap(readCertificateFiles), shippedCertificates: true,
+                    revocationLists: revocationLists.flatMap(readCertificateFiles)
+                        + crls.map { (name: "AMD KDS CRL", bytes: $0.der) }, shippedCertificates: true,
                     fetched: fetched, at: time)
             }
         } catch {

@@ -39,13 +39,19 @@ struct KDSOptions: ParsableArguments {
     @Flag(name: .customLong("no-kds"), help: "Never fetch from AMD KDS or read its cache.")
     var disabled = false
 
+    @Flag(
+        name: .customLong("kds-crl"),
+        help: "Also check the chain against AMD's CRL of the product from KDS (or the cache); not trusted without it.")
+    var revocation = false
+
     func validate() throws {
         guard url.hasPrefix("https://") else {
             throw ValidationError("--kds-url must be an https:// URL, got '\(url)'")
         }
         guard timeout > 0 && timeout <= 300 else { throw ValidationError("--kds-timeout must be in (0, 300] seconds") }
-        if disabled && (offline || ca != nil || cache != nil) {
-            throw ValidationError("--no-kds turns KDS off; it does not go with --kds-offline, --kds-ca or --kds-cache")
+        if disabled && (offline || ca != nil || cache != nil || revocation) {
+            throw ValidationError(
+                "--no-kds turns KDS off; it does not go with --kds-offline, --kds-ca, --kds-cache or --kds-crl")
         }
     }
 
@@ -71,28 +77,50 @@ struct KDSOptions: ParsableArguments {
                 cacheWarning: { printError("ccagent: warning: \($0)") }))
     }
 
-    /// Runs `verify`; when the only failure is a missing VCEK, gets the VCEK from the cache or KDS and
-    /// runs `verify` again with it. A VCEK that cannot be had is explained on stderr and the first result
-    /// (not trusted, naming the missing VCEK) stands.
+    /// Runs `verify(fetched certificates, fetched CRLs)`; when the only failure is a missing VCEK, gets the
+    /// VCEK from the cache or KDS and runs it again with it. A VCEK that cannot be had is explained on
+    /// stderr and the first result (not trusted, naming the missing VCEK) stands. With --kds-crl, the
+    /// product's CRL from the cache or KDS is checked too, and a CRL that cannot be had is a failure.
     func verify(
         report bytes: [UInt8], certificates: [Certificate], trustRoots: [Certificate],
-        _ verify: ([Certificate]) throws -> VerificationResult
+        _ verify: ([Certificate], [CertificateRevocationList]) throws -> VerificationResult
     ) throws -> VerificationResult {
-        let first = try verify([])
-        guard first.codes == [.missingSigningCertificate],
-            let report = try? SNPReport(parsing: Array(bytes.prefix(SNPReport.size)))
-        else { return first }
-        guard let kds = try client() else {
-            printError(
-                "ccagent: the report carries no \(report.signingKey == .vlek ? "VLEK" : "VCEK"); --no-kds is set")
-            return first
+        var result = try verify([], [])
+        guard let report = try? SNPReport(parsing: Array(bytes.prefix(SNPReport.size))) else { return result }
+        var fetched: [Certificate] = []
+        if result.codes == [.missingSigningCertificate] {
+            guard let kds = try client() else {
+                printError(
+                    "ccagent: the report carries no \(report.signingKey == .vlek ? "VLEK" : "VCEK"); --no-kds is set")
+                return result
+            }
+            do {
+                fetched = [try kds.vcek(for: report, extraCertificates: certificates, extraRoots: trustRoots)]
+                result = try verify(fetched, [])
+            } catch let error as KDSError {
+                printError("ccagent: the report carries no VCEK and none was given; \(error)")
+                return result
+            }
+        }
+        guard revocation, let kds = try client(), report.signingKey != .none else { return result }
+        let kind: AMDCertificates.KeyKind = report.signingKey == .vlek ? .vlek : .vcek
+        var product = report.productName
+        if product == nil,
+            let input = try? SNPVerification(
+                report: report, certificates: certificates + fetched, extraRoots: trustRoots,
+                shippedCertificates: true, at: Date()), case .amd(let anchor) = input.anchor
+        {
+            product = anchor
         }
         do {
-            let vcek = try kds.vcek(for: report, extraCertificates: certificates, extraRoots: trustRoots)
-            return try verify([vcek])
+            guard let product else {
+                throw KDSError(.notFetchable, "the report names no product (v2) and no AMD chain does; pass --crl")
+            }
+            return try verify(fetched, [try kds.revocationList(product: product, kind: kind, extraRoots: trustRoots)])
         } catch let error as KDSError {
-            printError("ccagent: the report carries no VCEK and none was given; \(error)")
-            return first
+            result.rejections.append(
+                VerificationFailure(.crlUnavailable, "crl: AMD's CRL could not be had (--kds-crl): \(error)"))
+            return result
         }
     }
 }

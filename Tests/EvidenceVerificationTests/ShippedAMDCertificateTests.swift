@@ -122,4 +122,24 @@ struct ShippedAMDCertificateTests {
         let swapped = SNPVerifier.verify(report: report, certificates: [genuine], shippedCertificates: true, at: now)
         #expect(swapped.codes == [.reportSignatureMismatch], "\(swapped.failures)")
     }
+
+    @Test("an extended report whose GHCB table has an unknown GUID verifies: the entry is skipped")
+    func unknownGUIDInTable() throws {
+        let report = try Fixtures.bytes("snp/genoa-v3-report.bin")
+        let vcek = try Certificate.parse(pemOrDER: Fixtures.bytes("snp/genoa-v3-vcek.pem"))[0].der
+        let known = SNPCertificateTable(certificates: [(.vcek, vcek)]).serialize()
+        // Rebuild the table by hand with an unknown GUID first: { guid, offset, length } ×2, terminator, blobs.
+        func u32(_ value: Int) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
+        let junk: [UInt8] = [0xDE, 0xAD, 0xBE, 0xEF]
+        let header = 3 * 24
+        var table = [UInt8](repeating: 0x11, count: 16) + u32(header) + u32(junk.count)
+        table += Array(known[0..<16]) + u32(header + junk.count) + u32(vcek.count)
+        table += [UInt8](repeating: 0, count: 24) + junk + vcek
+        let parsed = try SNPCertificateTable(parsing: table)
+        #expect(parsed.entries.map(\.kind) == [nil, .vcek])
+        let result = try EvidenceVerifier.verifySNP(
+            report: report + table, certificates: [], shippedCertificates: true,
+            at: Date(CorpusVCEK.time, strategy: .iso8601))
+        #expect(result.failures == [])
+    }
 }

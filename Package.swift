@@ -67,11 +67,18 @@ let package = Package(
             name: "KBSProtocol",
             dependencies: ["AgentBase", "CanonicalJSON", "Cryptography", "SecureMemory", "TEEEvidence"],
             swiftSettings: strict),
+        // HTTPS through libcurl: the one importer of CCurl.
+        .target(name: "HTTPClient", dependencies: ["AgentBase", "CCurl"], swiftSettings: strict),
+        // AMD KDS: VCEKs and CRLs by URL, checked against the report and AMD's pinned roots, cached on disk.
+        .target(
+            name: "AMDKDS",
+            dependencies: ["AgentBase", "HTTPClient", "Cryptography", "TEEEvidence", "EvidenceVerification"],
+            swiftSettings: strict),
         .target(
             name: "KBSClient",
             dependencies: [
                 "CanonicalJSON",
-                "AgentBase", "CCurl", "KBSProtocol", "SecureMemory",
+                "AgentBase", "HTTPClient", "KBSProtocol", "SecureMemory",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
@@ -106,7 +113,7 @@ let package = Package(
             name: "ccagent",
             dependencies: [
                 "TEESimulator",
-                "AgentBase", "AgentCore", "TEEEvidence", "EvidenceVerification", "TEEDevice", "KBSClient",
+                "AgentBase", "AgentCore", "TEEEvidence", "EvidenceVerification", "AMDKDS", "TEEDevice", "KBSClient",
                 "KBSProtocol",
                 "LUKSBinding", "SecureMemory", "Cryptography",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -120,7 +127,7 @@ let package = Package(
             dependencies: [
                 "CanonicalJSON",
                 "AgentBase",
-                "KBSProtocol", "EvidenceVerification", "TEEEvidence", "Cryptography", "SecureMemory",
+                "KBSProtocol", "EvidenceVerification", "AMDKDS", "TEEEvidence", "Cryptography", "SecureMemory",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -129,7 +136,7 @@ let package = Package(
         .executableTarget(
             name: "ccbroker",
             dependencies: [
-                "Broker", "Cryptography", "EvidenceVerification", "KBSProtocol", "SecureMemory",
+                "Broker", "AMDKDS", "AgentBase", "Cryptography", "EvidenceVerification", "KBSProtocol", "SecureMemory",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -154,7 +161,8 @@ let package = Package(
         .testTarget(
             name: "EvidenceVerificationTests",
             dependencies: [
-                "AgentBase", "CanonicalJSON", "EvidenceVerification", "TEEEvidence", "Cryptography", "TestSupport",
+                "AgentBase", "AMDKDS", "CanonicalJSON", "EvidenceVerification", "TEEEvidence", "Cryptography",
+                "TestSupport",
             ],
             swiftSettings: strict),
         .testTarget(
@@ -179,7 +187,7 @@ let package = Package(
         .testTarget(
             name: "BrokerTests",
             dependencies: [
-                "CanonicalJSON", "Broker", "TEESimulator", "TestSupport",
+                "CanonicalJSON", "Broker", "AMDKDS", "TEESimulator", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),

@@ -49,7 +49,7 @@ public enum BrokerServer {
             if let authorization = request.headers[.authorization], authorization.hasPrefix("Bearer ") {
                 bearer = String(authorization.dropFirst("Bearer ".count))
             }
-            let answer = broker.handle(
+            let answer = await broker.handleOffExecutor(
                 BrokerRequest(
                     method: request.method.rawValue, path: request.uri.path, cookie: cookie, bearer: bearer, body: body,
                     peer: context.peer))

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The RCAR 0.4.0 server logic, independent of HTTP: sessions, evidence verification, policy, tokens, JWE.
 
+import AMDKDS
 import AgentBase
 import CanonicalJSON
 import Cryptography
@@ -53,6 +54,10 @@ public struct BrokerConfiguration: Sendable {
     public var maximumSessions = 10_000
     /// Intel PCS collateral for TDX TCB status, when configured.
     public var tdxCollateral: TDXCollateral?
+    /// AMD KDS (or its cache) for SNP evidence that carries no VCEK; nil with --no-kds.
+    public var kds: KDSClient?
+    /// Also require AMD's CRL of the product from `kds` (--kds-crl).
+    public var kdsRevocation = false
 
     public init(
         resources: ResourceStore, policy: AppraisalPolicy = AppraisalPolicy(), allowSample: Bool = false,

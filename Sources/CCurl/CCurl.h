@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Umbrella header for libcurl; imported only by the KBSClient transport.
+// Umbrella header for libcurl; imported only by the HTTPClient transport (CurlTransport.swift).
 //
 // curl_easy_setopt and curl_easy_getinfo are variadic, which Swift cannot call; these typed inline
 // forwarders are the only C in this module.

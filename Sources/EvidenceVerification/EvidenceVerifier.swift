@@ -21,10 +21,14 @@ public enum EvidenceVerifier {
     ///   - certificates: VCEK/VLEK, ASK/ASVK and ARK certificates from files the user passes.
     ///   - trustRoots: extra roots to trust besides AMD's pinned ARKs (e.g. the simulator's); only when passed.
     ///   - revocationLists: AMD KDS CRLs (DER or PEM), checked when their issuer is in the chain.
+    ///   - shippedCertificates: complete the chain with AMD's shipped ASK/ASVK and ARK (``AMDCertificates``).
+    ///   - fetched: certificates obtained elsewhere for this report (e.g. a VCEK from AMD KDS), untrusted
+    ///     like every other input.
     ///   - time: the time certificate validity is checked at.
     public static func verifySNP(
         report: [UInt8], certificates: [NamedBytes], trustRoots: [NamedBytes] = [],
-        revocationLists: [NamedBytes] = [], at time: Date
+        revocationLists: [NamedBytes] = [], shippedCertificates: Bool = false, fetched: [Certificate] = [],
+        at time: Date
     ) throws(VerificationError) -> VerificationResult {
         let parsed: SNPReport
         var embedded: [Certificate] = []
@@ -69,7 +73,8 @@ public enum EvidenceVerifier {
             }
         }
         return SNPVerifier.verify(
-            report: parsed, certificates: embedded + given, extraRoots: roots, revocationLists: crls, at: time)
+            report: parsed, certificates: embedded + given + fetched, extraRoots: roots, revocationLists: crls,
+            shippedCertificates: shippedCertificates, at: time)
     }
 
     /// Verifies a TDX quote (v4 or v5; trailing padding is ignored). The PCK chain comes from the quote's

@@ -30,9 +30,11 @@ public enum SNPVerifier {
         SNPChipIDCheck()
     }
 
+    /// With `shippedCertificates`, a chain the given certificates do not complete uses AMD's ASK/ASVK and
+    /// ARK shipped in ``AMDCertificates`` (see ``SNPVerification/init(report:certificates:extraRoots:revocationLists:shippedCertificates:at:)``).
     public static func verify(
         report: SNPReport, certificates: [Certificate], extraRoots: [Certificate] = [],
-        revocationLists: [CertificateRevocationList] = [], at time: Date,
+        revocationLists: [CertificateRevocationList] = [], shippedCertificates: Bool = false, at time: Date,
         checks: [any VerificationCheck<SNPVerification>] = SNPVerifier.standardChecks
     ) -> VerificationResult {
         var summary = report.summary()
@@ -40,7 +42,7 @@ public enum SNPVerifier {
         do {
             input = try SNPVerification(
                 report: report, certificates: certificates, extraRoots: extraRoots, revocationLists: revocationLists,
-                at: time)
+                shippedCertificates: shippedCertificates, at: time)
         } catch {
             return VerificationResult(rejections: [error], passed: [], summary: .snp(summary))
         }

@@ -150,6 +150,8 @@ public struct VerificationFailure: Error, Sendable, Hashable, CustomStringConver
         public static let revoked = Code(.revocation, "revoked")
         /// A CRL is past its nextUpdate.
         public static let crlExpired = Code(.revocation, "crl-expired")
+        /// A CRL was required (`--kds-crl`) but could not be had from AMD KDS or its cache.
+        public static let crlUnavailable = Code(.revocation, "crl-unavailable")
     }
 
     /// What failed, as a stable code.

@@ -3,6 +3,7 @@
 
 import AgentBase
 import CanonicalJSON
+import HTTPClient
 import KBSProtocol
 import Logging
 import SecureMemory
@@ -185,10 +186,11 @@ public final class KBSClient {
                 method: method, url: url, headers: headers, body: body,
                 connectTimeout: min(configuration.connectTimeoutSeconds, remaining),
                 totalTimeout: min(configuration.requestTimeoutSeconds, remaining))
-        } catch var error as KBSError {
-            error.phase = phase
-            error.url = url
-            throw error
+        } catch {
+            var mapped = KBSError(transport: error)
+            mapped.phase = phase
+            mapped.url = url
+            throw mapped
         }
         for header in response.setCookies {
             let pair = header.split(separator: ";").first.map { String($0).trimmingCharacters(in: " ") } ?? ""

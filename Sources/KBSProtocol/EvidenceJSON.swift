@@ -132,12 +132,27 @@ public enum EvidenceJSON {
         if let chain = json["cert_chain"], !chain.isNull {
             guard let entries = chain.arrayValue, entries.count <= 8 else { throw fail("bad 'cert_chain'") }
             for entry in entries {
-                guard let type = entry["cert_type"]?.stringValue, let data = entry["data"]?.arrayValue,
-                    data.count <= 16384
-                else { throw fail("bad 'cert_chain' entry") }
+                guard let data = entry["data"]?.arrayValue, data.count <= 16384 else {
+                    throw fail("bad 'cert_chain' entry")
+                }
                 let der = data.compactMap(\.byteValue)
                 guard der.count == data.count else { throw fail("bad 'cert_chain' data") }
-                certificates.append((type, der))
+                // virtee/sev's CertType in serde's shape: "VCEK", "ASK", ..., "Empty", or {"OTHER": "<uuid>"}
+                // for a GUID it does not know (e.g. the host's extra platform info). Those are skipped:
+                // they certify nothing a verifier uses.
+                switch entry["cert_type"] {
+                case .string("Empty"):
+                    continue
+                case .string(let type):
+                    certificates.append((type, der))
+                case .object(let members) where members.count == 1 && members[0].0 == "OTHER":
+                    guard case .string(let uuid) = members[0].1, uuid.utf8.count == 36 else {
+                        throw fail("bad 'cert_chain' entry: OTHER needs a UUID")
+                    }
+                    continue
+                default:
+                    throw fail("bad 'cert_chain' entry")
+                }
             }
         }
         return (parsed, certificates)

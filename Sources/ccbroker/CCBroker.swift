@@ -48,6 +48,7 @@ struct Serve: AsyncParsableCommand {
         name: .customLong("tdx-collateral"),
         help: "Directory of Intel PCS collateral (TCB info, QE identity, signing chain).")
     var tdxCollateral: String?
+    @OptionGroup var kds: KDSOptions
 
     func validate() throws {
         guard (tlsCertificate == nil) == (tlsKey == nil) else {
@@ -91,6 +92,8 @@ struct Serve: AsyncParsableCommand {
         if let policy { configuration.policy = try AppraisalPolicy(contentsOf: policy) }
         configuration.allowAnyMeasurement = allowAnyMeasurement
         if let tdxCollateral { configuration.tdxCollateral = try TDXCollateral(directory: tdxCollateral) }
+        configuration.kds = try kds.client()
+        configuration.kdsRevocation = kds.revocation
         let broker = try KBSBroker(configuration: configuration)
         guard let (host, port) = parsedListen else { throw ValidationError("bad --listen") }
         if allowAnyMeasurement {

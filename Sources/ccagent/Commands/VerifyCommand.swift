@@ -59,15 +59,24 @@ struct VerifySNPCommand: ParsableCommand {
     var revocationLists: [String] = []
 
     @OptionGroup var options: VerificationOptions
+    @OptionGroup var kds: KDSOptions
 
     func run() throws {
         let time = try options.time()
         let result: VerificationResult
         do {
-            result = try EvidenceVerifier.verifySNP(
-                report: readInput(report), certificates: certificates.flatMap(readCertificateFiles),
-                trustRoots: options.trustRoots.flatMap(readCertificateFiles),
-                revocationLists: revocationLists.flatMap(readCertificateFiles), at: time)
+            let (bytes, given) = (try readInput(report), try certificates.flatMap(readCertificateFiles))
+            let roots = try options.trustRoots.flatMap(readCertificateFiles)
+            result = try kds.verify(
+                report: bytes, certificates: EvidenceVerifier.loadCertificates(given, what: "certificate"),
+                trustRoots: EvidenceVerifier.loadCertificates(roots, what: "trust root")
+            ) { fetched, crls in
+                try EvidenceVerifier.verifySNP(
+                    report: bytes, certificates: given, trustRoots: roots,
+                    revocationLists: revocationLists.flatMap(readCertificateFiles)
+                        + crls.map { (name: "AMD KDS CRL", bytes: $0.der) }, shippedCertificates: true,
+                    fetched: fetched, at: time)
+            }
         } catch {
             printError("ccagent: \(error)")
             throw ExitCode.unreadableInput

@@ -23,12 +23,20 @@ public struct SNPVerification: ChainEvidence {
     public let revocationLists: [CertificateRevocationList]
     public let time: Date
 
+    /// Whether the chain above the leaf came from the given certificates or from ``AMDCertificates``.
+    public let usedShippedCertificates: Bool
+
     /// Finds the signing certificate among `certificates` (by subject, else by the report's signature)
     /// and the chain above it. Throws when the report is unsigned or no certificate is given for its key:
     /// no other check can run then.
+    ///
+    /// With `shippedCertificates`, an intermediate or ARK that the given certificates lack is taken from
+    /// ``AMDCertificates`` (AMD's published ASK/ASVK and ARK): first those of the report's product (CPUID),
+    /// then of the leaf's productName extension, then any product; only one that signed the leaf (or the
+    /// intermediate) is taken, and the ARK must still match ``TrustAnchors/amdARK`` (``SNPChainCheck``).
     public init(
         report: SNPReport, certificates: [Certificate], extraRoots: [Certificate] = [],
-        revocationLists: [CertificateRevocationList] = [], at time: Date
+        revocationLists: [CertificateRevocationList] = [], shippedCertificates: Bool = false, at time: Date
     ) throws(VerificationFailure) {
         let keyKind = report.signingKey
         guard keyKind != .none, !report.chipKeyMasked else {
@@ -53,17 +61,54 @@ public struct SNPVerification: ChainEvidence {
                     + "with its certificate table)")
         }
         let pool = certificates + extraRoots
-        let intermediate = pool.first { $0 !== leaf && leaf.isSignature(issuedBy: $0) && !$0.isSignature(issuedBy: $0) }
+        var intermediate = pool.first { $0 !== leaf && leaf.isSignature(issuedBy: $0) && !$0.isSignature(issuedBy: $0) }
+        var root = intermediate.flatMap { ask in
+            pool.first { ask.isSignature(issuedBy: $0) && $0.isSignature(issuedBy: $0) }
+        }
+        var shipped = false
+        if shippedCertificates, root == nil {
+            let kind: AMDCertificates.KeyKind = keyKind == .vcek ? .vcek : .vlek
+            for product in SNPVerification.productCandidates(report: report, leaf: leaf) {
+                guard let chain = AMDCertificates.chain(product: product, kind: kind) else { continue }
+                if let given = intermediate {
+                    // The evidence gave the ASK/ASVK but not the ARK: only a shipped ARK that signed it.
+                    guard given.isSignature(issuedBy: chain.root) else { continue }
+                } else {
+                    guard leaf.isSignature(issuedBy: chain.intermediate) else { continue }
+                    intermediate = chain.intermediate
+                }
+                root = chain.root
+                shipped = true
+                break
+            }
+        }
         self.report = report
         self.signingKey = keyKind
         self.leaf = leaf
         self.intermediate = intermediate
-        self.root = intermediate.flatMap { ask in
-            pool.first { ask.isSignature(issuedBy: $0) && $0.isSignature(issuedBy: $0) }
-        }
+        self.root = root
+        self.usedShippedCertificates = shipped
         self.extraRoots = extraRoots
         self.revocationLists = revocationLists
         self.time = time
+    }
+
+    /// AMD's productName extension (e.g. "Milan-B0", "Genoa", "Turin").
+    static let productNameOID = "1.3.6.1.4.1.3704.1.2"
+
+    /// Product lines to try for shipped certificates, most likely first: the report's CPUID, the leaf's
+    /// productName extension (before any stepping suffix), then the rest.
+    static func productCandidates(report: SNPReport, leaf: Certificate) -> [String] {
+        var candidates: [String] = []
+        if let product = report.productName { candidates.append(product) }
+        if let raw = leaf.extensionValue(oid: productNameOID),
+            let name = DER.ia5String(raw) ?? String(validating: raw, as: UTF8.self),
+            let line = AMDCertificates.products.first(where: { name == $0 || name.hasPrefix($0 + "-") })
+        {
+            candidates.append(line)
+        }
+        for product in AMDCertificates.products where !candidates.contains(product) { candidates.append(product) }
+        return candidates
     }
 
     /// "VCEK" or "VLEK".

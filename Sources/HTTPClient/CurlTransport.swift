@@ -3,22 +3,37 @@
 
 import AgentBase
 import CCurl
-import KBSProtocol
 
 /// One HTTP exchange's result.
-struct HTTPResponse: Sendable {
-    var status: Int
-    var body: [UInt8]
-    var setCookies: [String]
-    var contentType: String?
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var body: [UInt8]
+    public var setCookies: [String]
+    public var contentType: String?
+
+    public init(status: Int, body: [UInt8], setCookies: [String] = [], contentType: String? = nil) {
+        self.status = status
+        self.body = body
+        self.setCookies = setCookies
+        self.contentType = contentType
+    }
 }
 
 /// A blocking HTTPS client with hard limits: no redirects, https only (unless allowed), connect and
 /// total timeouts, a response size cap.
-struct CurlTransport: Sendable {
-    var trust: TLSTrust
-    var allowInsecureHTTP: Bool
-    var maximumResponseBytes: Int
+///
+/// Blocking: callers on Swift concurrency or NIO threads must run it off their executor (see
+/// `AMDKDS.KDSClient`).
+public struct CurlTransport: Sendable {
+    public var trust: TLSTrust
+    public var allowInsecureHTTP: Bool
+    public var maximumResponseBytes: Int
+
+    public init(trust: TLSTrust = .systemCAs, allowInsecureHTTP: Bool = false, maximumResponseBytes: Int) {
+        self.trust = trust
+        self.allowInsecureHTTP = allowInsecureHTTP
+        self.maximumResponseBytes = maximumResponseBytes
+    }
 
     private static let initialised: Bool = {
         curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
@@ -33,12 +48,13 @@ struct CurlTransport: Sendable {
         init(limit: Int) { self.limit = limit }
     }
 
-    /// Performs one request. Throws ``KBSError`` with a transport code; HTTP errors are returned.
-    func perform(
-        method: String, url: String, headers: [String], body: [UInt8]?, connectTimeout: Double, totalTimeout: Double
-    ) throws -> HTTPResponse {
+    /// Performs one request. Throws ``HTTPError`` for transport failures; HTTP error statuses are returned.
+    public func perform(
+        method: String, url: String, headers: [String] = [], body: [UInt8]? = nil, connectTimeout: Double,
+        totalTimeout: Double
+    ) throws(HTTPError) -> HTTPResponse {
         guard CurlTransport.initialised, let handle = curl_easy_init() else {
-            throw KBSError(.unreachable, "failed to initialise libcurl")
+            throw HTTPError(.unreachable, "failed to initialise libcurl", url: url)
         }
         defer { curl_easy_cleanup(handle) }
         let sink = Sink(limit: maximumResponseBytes)
@@ -75,7 +91,7 @@ struct CurlTransport: Sendable {
         case .pinnedSPKISHA256(let digest):
             set(CURLOPT_SSL_VERIFYPEER, 0)
             set(CURLOPT_SSL_VERIFYHOST, 0)
-            set(CURLOPT_PINNEDPUBLICKEY, string: "sha256//" + Base64.encode(digest))
+            set(CURLOPT_PINNEDPUBLICKEY, string: "sha256//" + base64(digest))
         }
         ok = ok && cca_curl_setopt_pointer(handle, CURLOPT_HTTPHEADER, list) == CURLE_OK
         ok = ok && cca_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, sinkPointer.toOpaque()) == CURLE_OK
@@ -120,16 +136,16 @@ struct CurlTransport: Sendable {
                         handle, CURLOPT_COPYPOSTFIELDS, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1))
                 } == CURLE_OK
         }
-        guard ok else { throw KBSError(.unreachable, "failed to configure libcurl for '\(url)'") }
+        guard ok else { throw HTTPError(.unreachable, "failed to configure libcurl for '\(url)'", url: url) }
 
         let result = curl_easy_perform(handle)
         if sink.overflowed || result == CURLE_FILESIZE_EXCEEDED {
-            throw KBSError(
-                .responseTooLarge, "the response exceeded \(maximumResponseBytes) bytes and was abandoned", url: url)
+            throw HTTPError(
+                .tooLarge, "the response exceeded \(maximumResponseBytes) bytes and was abandoned", url: url)
         }
         guard result == CURLE_OK else {
             let reason = String(cString: curl_easy_strerror(result))
-            let code: KBSError.Code
+            let code: HTTPError.Code
             switch result {
             case CURLE_OPERATION_TIMEDOUT: code = .timeout
             case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_CACERT_BADFILE,
@@ -140,16 +156,7 @@ struct CurlTransport: Sendable {
             // not a trust failure: it is retried within the deadline like a refused connection.
             default: code = .unreachable
             }
-            let hint =
-                switch (code, result) {
-                case (.tls, _): "; the broker's certificate does not match the configured trust — check --ca or --pin"
-                case (.unreachable, CURLE_SSL_CONNECT_ERROR):
-                    "; the TLS handshake did not complete — check that the broker (not only a proxy in front of it) is running"
-                case (.unreachable, _): "; check the URL, the network, and that the broker is running"
-                case (.timeout, _): "; the broker did not answer in time"
-                default: ""
-                }
-            throw KBSError(code, reason + hint, url: url)
+            throw HTTPError(code, reason, url: url, handshakeIncomplete: result == CURLE_SSL_CONNECT_ERROR)
         }
         var status = 0
         _ = cca_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
@@ -160,6 +167,22 @@ struct CurlTransport: Sendable {
         }
         return HTTPResponse(status: status, body: sink.body, setCookies: cookies, contentType: contentType)
     }
+}
+
+/// Standard base64 with padding (libcurl's pinned-key syntax); the digest is public.
+func base64(_ bytes: [UInt8]) -> String {
+    let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+    var out: [UInt8] = []
+    var index = 0
+    while index < bytes.count {
+        let chunk = Array(bytes[index..<min(index + 3, bytes.count)])
+        let value = chunk.enumerated().reduce(0) { $0 | Int($1.element) << (16 - 8 * $1.offset) }
+        for position in 0..<4 {
+            out.append(position <= chunk.count ? alphabet[(value >> (18 - 6 * position)) & 63] : UInt8(ascii: "="))
+        }
+        index += 3
+    }
+    return String(decoding: out, as: UTF8.self)
 }
 
 extension String {

@@ -8,6 +8,7 @@ import Cryptography
 import Foundation
 import KBSProtocol
 import Logging
+import TEEEvidence
 import TestSupport
 import Testing
 
@@ -124,6 +125,24 @@ struct UpstreamEdgeCaseTests {
                 ("extra-params", .object([("selected-hash-algorithm", .string("sm3"))])),
             ]))
         #expect(challenge.selectedHash == .sm3)
+    }
+
+    @Test("SNP report versions 3 to 5 are accepted as Trustee accepts them; version 2 is refused before the chain")
+    func snpReportVersions() throws {
+        let broker = try KBSBroker(
+            configuration: BrokerConfiguration(resources: ResourceStore(directory: "/nonexistent")))
+        for file in ["snp/milan-v2-gosevguest-report.bin", "snp/genoa-v3-report.bin", "snp/turin-v5-report.bin"] {
+            let report = try SNPReport(parsing: Fixtures.bytes(file))
+            let verdict = broker.verifySNP(
+                EvidenceJSON.snp(report: report, certificates: nil), expectedReportData: report.reportData)
+            guard case .failure(let reason) = verdict else {
+                Issue.record("\(file): accepted without its VCEK or a KDS: \(verdict)")
+                continue
+            }
+            #expect(
+                reason.contains("SNP report version \(report.version) is not accepted") == (report.version == 2),
+                "\(file): \(reason)")
+        }
     }
 
     @Test("with --allow-any-measurement every audit line says so")

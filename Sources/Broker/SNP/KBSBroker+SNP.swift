@@ -28,6 +28,13 @@ extension KBSBroker {
             return .failure("\(error)")
         }
         let report = parsed.report
+        // As Trustee's SNP verifier: report versions 3 to 5. A version 2 report has no CPUID fields, so
+        // nothing says which processor generation's chain must sign it (`ccagent verify snp` still reads it).
+        guard (3...5).contains(report.version) else {
+            return .failure(
+                "SNP report version \(report.version) is not accepted (versions 3 to 5 are, as Trustee accepts them; "
+                    + "version 2 does not name the processor generation: update the SNP firmware)")
+        }
         // VCEK/VLEK entries first: the leaf is the first certificate that looks like one, so a VCEK-looking
         // certificate in an entry of another type can never displace the VCEK entry.
         var leaves: [Certificate] = []

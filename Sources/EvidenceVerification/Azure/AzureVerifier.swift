@@ -54,7 +54,8 @@ public enum AzureVerifier {
                 given = parsed + given
             }
             hardware = SNPVerifier.verify(
-                report: report, certificates: given, extraRoots: extraRoots, revocationLists: revocationLists, at: time)
+                report: report, certificates: given, extraRoots: extraRoots, revocationLists: revocationLists,
+                shippedCertificates: true, at: time)
         case (.tdx(_), let quote?):
             hardware = TDXVerifier.verify(quote: quote, extraRoots: extraRoots, collateral: collateral, at: time)
         case (.tdx(_), nil):

@@ -78,7 +78,7 @@ struct DigestTests {
                 == hex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"))
         // A non-contiguous collection hashes like its bytes.
         #expect(DigestAlgorithm.sha256.hash(abc.lazy.map { $0 }) == DigestAlgorithm.sha256.hash(abc))
-        #expect(DigestAlgorithm.allCases.map(\.outputByteCount) == [32, 48, 64])
+        #expect(DigestAlgorithm.allCases.map(\.outputByteCount) == [32, 48, 64, 32])
     }
 
     @Test("HMAC matches RFC 4231", arguments: rfc4231)

@@ -220,17 +220,18 @@ struct AzureVerifierTests {
         }
     }
 
-    @Test("SNP without AMD's ASK, or with another product's, does not chain")
-    func snpChainNeedsASK() throws {
+    @Test("SNP: the evidence's VCEK chains through AMD's shipped ASK/ARK; without a VCEK nothing chains")
+    func snpChainUsesShippedASK() throws {
         let vector = AzureVector.snpV0
-        let (evidence, _, date) = try vector.load()
+        var (evidence, _, date) = try vector.load()
         let alone = AzureVerifier.verify(
             evidence: evidence, expectedReportData: Hex.decode(vector.reportData) ?? [], at: date)
-        #expect(alone.codes.contains(.missingIntermediate))
-        let genoa = try Certificate.parse(pemOrDER: Fixtures.bytes("certs/amd-genoa-vcek-ask-ark.pem"))
-        let wrong = AzureVerifier.verify(
-            evidence: evidence, expectedReportData: Hex.decode(vector.reportData) ?? [], certificates: genoa, at: date)
-        #expect(!wrong.trusted)
+        #expect(alone.trusted, "\(alone.failures)")
+        #expect(alone.passed.contains("vcek chain to AMD ARK-Milan"))
+        evidence.vcek = nil
+        let noVCEK = AzureVerifier.verify(
+            evidence: evidence, expectedReportData: Hex.decode(vector.reportData) ?? [], at: date)
+        #expect(!noVCEK.trusted && noVCEK.codes.contains(.missingSigningCertificate), "\(noVCEK.failures)")
     }
 
     @Test("TDX: a flipped TDREPORT byte is refused by the TDREPORT match; a flipped TD quote byte by its signature")

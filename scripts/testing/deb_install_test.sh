@@ -35,10 +35,13 @@ mount -t proc proc "$root/proc"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 # man-db is what `man` needs; a minbase root excludes manual pages unless told otherwise (dpkg path-exclude).
 rm -f "$root/etc/dpkg/dpkg.cfg.d/excludes"
-cp "$debs"/ccagent_*.deb "$debs"/ccbroker_*.deb "$root/tmp/"
-echo "deb-test: apt-get install ./ccagent_*.deb ./ccbroker_*.deb man-db"
+agent_deb=$(cd "$debs" && echo ccagent_*_amd64.deb)
+broker_deb=$(cd "$debs" && echo ccbroker_*_amd64.deb)
+[[ -f $debs/$agent_deb && -f $debs/$broker_deb ]] || fail "no ccagent and ccbroker packages in $debs"
+cp "$debs/$agent_deb" "$debs/$broker_deb" "$root/tmp/"
+echo "deb-test: apt-get install ./$agent_deb ./$broker_deb man-db"
 in_root apt-get update -qq
-in_root apt-get install -y -qq --no-install-recommends man-db /tmp/ccagent_*.deb /tmp/ccbroker_*.deb \
+in_root apt-get install -y -qq --no-install-recommends man-db "/tmp/$agent_deb" "/tmp/$broker_deb" \
     >"$work/install.log" 2>&1 || { tail -30 "$work/install.log"; fail "apt-get install"; }
 
 # Every path the packaging lists is installed and owned by its package.

@@ -29,11 +29,14 @@ public struct KDSConfiguration: Sendable {
     /// Told when a checked certificate could not be written to the cache (it is still used: a cache
     /// that cannot be written costs a fetch next time, not this verification).
     public var cacheWarning: (@Sendable (String) -> Void)?
+    /// Bounds the network fetches (a broker's, on behalf of unverified evidence); nil: unbounded.
+    public var gate: KDSFetchGate?
 
     public init(
         baseURL: String = KDSConfiguration.defaultURL, trust: TLSTrust = .systemCAs, cacheDirectory: String? = nil,
         offline: Bool = false, connectTimeoutSeconds: Double = 5, totalTimeoutSeconds: Double = 10,
-        maximumResponseBytes: Int = 64 * 1024, cacheWarning: (@Sendable (String) -> Void)? = nil
+        maximumResponseBytes: Int = 64 * 1024, cacheWarning: (@Sendable (String) -> Void)? = nil,
+        gate: KDSFetchGate? = nil
     ) {
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
@@ -45,6 +48,7 @@ public struct KDSConfiguration: Sendable {
         self.totalTimeoutSeconds = totalTimeoutSeconds
         self.maximumResponseBytes = maximumResponseBytes
         self.cacheWarning = cacheWarning
+        self.gate = gate
     }
 }
 
@@ -258,6 +262,9 @@ public struct KDSClient: Sendable {
                     + "--cert-dir)",
                 url: url)
         }
+        try configuration.gate?.enter(url)
+        var failed = true
+        defer { configuration.gate?.leave(url, failed: failed) }
         let response: HTTPResponse
         do {
             response = try transport.perform(
@@ -276,6 +283,7 @@ public struct KDSClient: Sendable {
                 url: url)
         }
         let value = try check(response.body)
+        failed = false
         if let path = cachePath(for: url), let directory = configuration.cacheDirectory {
             do {
                 try FileIO.makeDirectory(directory, mode: 0o755)

@@ -26,6 +26,8 @@ public struct KDSError: CodedError, Equatable {
         public static let notFetchable = Code(description: "kds.not-fetchable")
         /// The KDS URL is not https (or http with permission).
         public static let insecureURL = Code(description: "kds.insecure-url")
+        /// Not asked: too many fetches in flight, or the same URL failed moments ago (``KDSFetchGate``).
+        public static let throttled = Code(description: "kds.throttled")
     }
 
     public var code: Code

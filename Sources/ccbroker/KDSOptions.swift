@@ -59,6 +59,8 @@ struct KDSOptions: ParsableArguments {
                 connectTimeoutSeconds: min(5, timeout), totalTimeoutSeconds: timeout,
                 cacheWarning: { message in
                     FileHandle.standardError.write(Data("ccbroker: warning: \(message)\n".utf8))
-                }))
+                },
+                // Any client can send evidence naming made-up chips: bound what that makes us ask of AMD.
+                gate: KDSFetchGate()))
     }
 }

@@ -86,6 +86,7 @@ install-agent: setup units
 	install -D -m 0644 systemd/ccagent.catalog "$(DESTDIR)$(PREFIX)/lib/systemd/catalog/ccagent.catalog"
 	install -D -m 0644 systemd/ccagent.conf "$(DESTDIR)$(SYSCONFDIR)/ccagent/ccagent.conf"
 	install -D -m 0755 initramfs/dracut/90ccagent/module-setup.sh "$(DESTDIR)$(PREFIX)/lib/dracut/modules.d/90ccagent/module-setup.sh"
+	install -D -m 0755 initramfs/dracut/90ccagent/ccagent-resolv.sh "$(DESTDIR)$(PREFIX)/lib/dracut/modules.d/90ccagent/ccagent-resolv.sh"
 	install -D -m 0755 initramfs/initramfs-tools/hooks/ccagent "$(DESTDIR)$(PREFIX)/share/initramfs-tools/hooks/ccagent"
 	install -D -m 0755 initramfs/initramfs-tools/scripts/local-top/ccagent "$(DESTDIR)$(PREFIX)/share/initramfs-tools/scripts/local-top/ccagent"
 	install -D -m 0644 README.md "$(DESTDIR)$(PREFIX)/share/doc/ccagent/README.md"

@@ -40,6 +40,12 @@ install() {
     # comes from the boot's own network configuration (DHCP, or ip=...:DNS1:DNS2), which dracut's network
     # module writes to /etc/resolv.conf in the initrd.
     inst_multiple -o /etc/ssl/certs/ca-certificates.crt /etc/hosts /etc/nsswitch.conf
+    # With systemd-networkd in the initrd nothing writes /etc/resolv.conf: a step before the agent does.
+    inst_multiple sed grep
+    inst_script "$moddir/ccagent-resolv.sh" /usr/libexec/ccagent/ccagent-resolv
+    mkdir -p "$initdir${systemdsystemunitdir}/ccagent-unlock.service.d"
+    printf '[Service]\nExecStartPre=/usr/libexec/ccagent/ccagent-resolv\n' \
+        >"$initdir${systemdsystemunitdir}/ccagent-unlock.service.d/resolv.conf"
     inst_libdir_file -o "libnss_dns.so.*" "libnss_files.so.*" "libresolv.so.*"
     # The TEE guest drivers.
     instmods -c sev-guest tdx-guest 2>/dev/null || :

@@ -161,11 +161,33 @@ class Proof:
                 f"ccagent.tee=sim-snp ccagent.timeout={deadline} panic=-1" +
                 (f" ccagent.fallback={fallback}" if fallback else ""))
 
+    def named_broker_disk(self) -> Path:
+        """A copy of the root disk enrolled for the broker by host name (the token names its broker, and the
+        agent refuses a token that names another than the configured one), with its own resource."""
+        disk = self.work / "disk-named.img"
+        if getattr(self, "named_disk", None) == disk:
+            return disk
+        disk.unlink(missing_ok=True)
+        ccagent = self.bin / "ccagent"
+        run(["cp", "--sparse=always", self.disk, disk])
+        run([ccagent, "unenroll", disk], stdout=subprocess.DEVNULL)
+        secret = self.work / "volume-named.secret"
+        secret.unlink(missing_ok=True)
+        run([ccagent, "enroll", disk, "--broker", BROKER_NAMED_URL, "--ca", self.broker.ca_pem, "--resource",
+             f"default/luks/{self.uuid}-named", "--bind", "broker", "--key-file", self.work / "passphrase",
+             "--secret-out", secret], stdout=subprocess.DEVNULL)
+        run([self.bin / "ccbroker", "resource", "put", "--resources", self.broker.resources,
+             f"default/luks/{self.uuid}-named", "--in", secret], stdout=subprocess.DEVNULL)
+        secret.unlink()
+        self.named_disk = disk
+        return disk
+
     def unlock_boot(self, variant: str, initrd: Path, append: str, dns: DNSServer | None = None) -> None:
         name = f"{variant}-unlock" + ("-named-broker" if dns else "")
         log(f"{name}: boot, expecting the agent to unlock the root" +
             (f" from {BROKER_NAMED_URL}, a name only the boot's DNS server knows" if dns else ""))
-        guest = self.boot(name, initrd, append, [self.disk], self.broker.port, dns_port=dns.port if dns else None)
+        disk = self.named_broker_disk() if dns else self.disk
+        guest = self.boot(name, initrd, append, [disk], self.broker.port, dns_port=dns.port if dns else None)
         guest.expect(f"{MARK}: switch-root reached", 420)
         guest.expect(f"{MARK}: done", 120)
         seconds = guest.wait_exit(60)

@@ -119,7 +119,7 @@ def build_root_filesystem(ccagent: Path, work: Path) -> Path:
     shutil.rmtree(stage, ignore_errors=True)
     for d in ("proc", "sys", "dev", "run", "etc", "tmp", "sbin", "var"):
         (stage / d).mkdir(parents=True)
-    install_busybox(stage, ["sh", "mount", "cat", "grep", "ls", "poweroff", "echo", "sleep", "readlink"])
+    install_busybox(stage, ["sh", "mount", "cat", "grep", "ls", "poweroff", "echo", "sleep", "readlink", "timeout"])
     copy_with_libraries(stage, "/usr/bin/journalctl")
     copy_with_libraries(stage, "/usr/sbin/dmsetup")
     copy_with_libraries(stage, str(ccagent), "/usr/bin/ccagent")
@@ -128,6 +128,8 @@ def build_root_filesystem(ccagent: Path, work: Path) -> Path:
     # The report goes to the second serial port so it never interleaves with console messages.
     init = f"""#!/bin/sh
 exec </dev/console >/dev/console 2>&1
+# RES_OPTIONS=use-vc is the test initramfs's (QEMU drops UDP); the root has no resolver configured.
+unset RES_OPTIONS
 report() {{ echo "$@" >/dev/ttyS1; }}
 mount -t proc proc /proc 2>/dev/null; mount -t sysfs sysfs /sys 2>/dev/null
 echo "{MARK}: switch-root reached"
@@ -148,7 +150,8 @@ cat /run/ccagent/state.json >/dev/ttyS1 2>&1
 report ""
 report "state-end"
 report "status-begin"
-ccagent status --json >/dev/ttyS1 2>&1
+# Bounded, so that a status that hangs fails its check instead of hiding the report's end.
+timeout 90 ccagent status --json >/dev/ttyS1 2>&1
 report ""
 report "status-end exit=$?"
 report "{MARK}: done"

@@ -92,16 +92,7 @@ public enum EvidenceVerifier {
         } catch {
             throw VerificationError(.unreadableEvidence, "failed to read the TDX quote", underlying: error)
         }
-        var collateral: TDXCollateral?
-        if let collateralDirectory {
-            do {
-                collateral = try TDXCollateral(directory: collateralDirectory)
-            } catch {
-                throw VerificationError(
-                    .unreadableCollateral, "failed to read the collateral in '\(collateralDirectory)'",
-                    underlying: error)
-            }
-        }
+        let collateral = try loadCollateral(collateralDirectory)
         var log: CCELEventLog?
         if let eventLog {
             do {
@@ -135,5 +126,16 @@ public enum EvidenceVerifier {
             }
         }
         return certificates
+    }
+
+    /// The Intel PCS collateral in `directory`, when one is given.
+    static func loadCollateral(_ directory: String?) throws(VerificationError) -> TDXCollateral? {
+        guard let directory else { return nil }
+        do {
+            return try TDXCollateral(directory: directory)
+        } catch {
+            throw VerificationError(
+                .unreadableCollateral, "failed to read the collateral in '\(directory)'", underlying: error)
+        }
     }
 }

@@ -39,17 +39,7 @@ extension KBSBroker {
             claims.append(
                 (
                     "snp",
-                    .object([
-                        ("measurement", .string(Hex.encode(report.measurement))),
-                        ("host_data", .string(Hex.encode(report.hostData))),
-                        ("chip_id", .string(Hex.encode(report.chipID))), ("vmpl", .integer(report.vmpl)),
-                        ("policy_debug_allowed", .bool(report.policy.debugAllowed)),
-                        ("reported_tcb_bootloader", .integer(report.reportedTCB.bootloader)),
-                        ("reported_tcb_tee", .integer(report.reportedTCB.tee)),
-                        ("reported_tcb_snp", .integer(report.reportedTCB.snp)),
-                        ("reported_tcb_microcode", .integer(report.reportedTCB.microcode)),
-                        ("raw_report", .string(Base64.encode(report.rawBytes))),
-                    ])
+                    KBSBroker.claims(snp: report)
                 ))
         case (.tdx(_), let quote?):
             claims.append(

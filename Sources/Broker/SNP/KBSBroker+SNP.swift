@@ -109,17 +109,7 @@ extension KBSBroker {
             .object([
                 (
                     "snp",
-                    .object([
-                        ("measurement", .string(Hex.encode(report.measurement))),
-                        ("host_data", .string(Hex.encode(report.hostData))),
-                        ("chip_id", .string(Hex.encode(report.chipID))), ("vmpl", .integer(report.vmpl)),
-                        ("policy_debug_allowed", .bool(report.policy.debugAllowed)),
-                        ("reported_tcb_bootloader", .integer(report.reportedTCB.bootloader)),
-                        ("reported_tcb_tee", .integer(report.reportedTCB.tee)),
-                        ("reported_tcb_snp", .integer(report.reportedTCB.snp)),
-                        ("reported_tcb_microcode", .integer(report.reportedTCB.microcode)),
-                        ("raw_report", .string(Base64.encode(report.rawBytes))),
-                    ])
+                    KBSBroker.claims(snp: report)
                 ),
                 ("report_data", .string(Hex.encode(expected))),
             ]))
@@ -142,5 +132,20 @@ extension KBSBroker {
                 continuation.resume(returning: self.handle(request))
             }
         }
+    }
+
+    /// The token's `snp` claims of a verified report (also the hardware claims of Azure SNP evidence).
+    static func claims(snp report: SNPReport) -> JSONValue {
+        .object([
+            ("measurement", .string(Hex.encode(report.measurement))),
+            ("host_data", .string(Hex.encode(report.hostData))),
+            ("chip_id", .string(Hex.encode(report.chipID))), ("vmpl", .integer(report.vmpl)),
+            ("policy_debug_allowed", .bool(report.policy.debugAllowed)),
+            ("reported_tcb_bootloader", .integer(report.reportedTCB.bootloader)),
+            ("reported_tcb_tee", .integer(report.reportedTCB.tee)),
+            ("reported_tcb_snp", .integer(report.reportedTCB.snp)),
+            ("reported_tcb_microcode", .integer(report.reportedTCB.microcode)),
+            ("raw_report", .string(Base64.encode(report.rawBytes))),
+        ])
     }
 }

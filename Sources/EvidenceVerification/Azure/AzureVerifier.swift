@@ -87,16 +87,7 @@ extension EvidenceVerifier {
         } catch {
             throw VerificationError(.unreadableEvidence, "failed to read the Azure evidence", underlying: error)
         }
-        var collateral: TDXCollateral?
-        if let collateralDirectory {
-            do {
-                collateral = try TDXCollateral(directory: collateralDirectory)
-            } catch {
-                throw VerificationError(
-                    .unreadableCollateral, "failed to read the collateral in '\(collateralDirectory)'",
-                    underlying: error)
-            }
-        }
+        let collateral = try loadCollateral(collateralDirectory)
         return AzureVerifier.verify(
             evidence: parsed, expectedReportData: reportData,
             certificates: try loadCertificates(certificates, what: "certificate"),

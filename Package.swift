@@ -19,7 +19,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
-        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
     ],
     targets: [
@@ -44,13 +43,13 @@ let package = Package(
 
         // MARK: Foundation modules (no dependencies on each other unless listed).
         // AgentBase is the bottom: the error-code vocabulary, the types every layer shares, careful file I/O.
-        .target(name: "AgentBase", dependencies: ["SecureMemory"], swiftSettings: strict),
+        .target(name: "AgentBase", dependencies: ["SecureMemory", "CanonicalJSON"], swiftSettings: strict),
         // Process hardening and the fail-closed power-off: the one importer of CProcess.
         .target(name: "ProcessControl", dependencies: ["CProcess"], swiftSettings: strict),
         .target(name: "SecureMemory", swiftSettings: strict),
         .target(name: "TEEEvidence", dependencies: ["AgentBase", "CanonicalJSON"], swiftSettings: strict),
         .target(name: "CanonicalJSON", swiftSettings: strict),
-        .target(name: "Cryptography", dependencies: ["COpenSSL", "SecureMemory"], swiftSettings: strict),
+        .target(name: "Cryptography", dependencies: ["AgentBase", "COpenSSL", "SecureMemory"], swiftSettings: strict),
         .target(
             name: "EvidenceVerification", dependencies: ["AgentBase", "TEEEvidence", "Cryptography", "CanonicalJSON"],
             swiftSettings: strict),
@@ -61,7 +60,7 @@ let package = Package(
         // The software SNP/TDX "firmware" for machines without a TEE (its own X.509 chain and keys).
         .target(
             name: "TEESimulator",
-            dependencies: ["AgentBase", "TEEDevice", "TEEEvidence", "Cryptography", "SecureMemory"],
+            dependencies: ["AgentBase", "CanonicalJSON", "TEEDevice", "TEEEvidence", "Cryptography", "SecureMemory"],
             swiftSettings: strict),
         .target(
             name: "KBSProtocol",
@@ -94,7 +93,6 @@ let package = Package(
             dependencies: [
                 "CSystemd",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),
         .target(
@@ -106,7 +104,6 @@ let package = Package(
                 "AgentBase", "TEEEvidence", "TEEDevice", "KBSClient", "KBSProtocol", "LUKSBinding", "Cryptsetup",
                 "SystemdSupport", "SecureMemory", "Cryptography",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),
         .executableTarget(
@@ -144,8 +141,8 @@ let package = Package(
 
         // MARK: Benchmarks (not tests; run with scripts/bench/verify.sh).
         .executableTarget(
-            name: "VerifyBenchmark", dependencies: ["EvidenceVerification"], path: "Benchmarks/VerifyBenchmark",
-            swiftSettings: strict),
+            name: "VerifyBenchmark", dependencies: ["AgentBase", "EvidenceVerification"],
+            path: "Benchmarks/VerifyBenchmark", swiftSettings: strict),
         .executableTarget(
             name: "UnlockBenchmark", dependencies: ["Cryptsetup", "KBSProtocol", "SecureMemory"],
             path: "Benchmarks/UnlockBenchmark", swiftSettings: strict),
@@ -157,7 +154,8 @@ let package = Package(
             name: "TEEEvidenceTests", dependencies: ["AgentBase", "CanonicalJSON", "TEEEvidence", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
-            name: "CryptographyTests", dependencies: ["Cryptography", "TestSupport"], swiftSettings: strict),
+            name: "CryptographyTests", dependencies: ["AgentBase", "Cryptography", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "AgentBaseTests", dependencies: ["AgentBase", "CanonicalJSON"], swiftSettings: strict),
         .testTarget(
             name: "EvidenceVerificationTests",
             dependencies: [
@@ -187,7 +185,7 @@ let package = Package(
         .testTarget(
             name: "BrokerTests",
             dependencies: [
-                "CanonicalJSON", "Broker", "AMDKDS", "TEESimulator", "TestSupport",
+                "AgentBase", "CanonicalJSON", "Broker", "AMDKDS", "TEESimulator", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),

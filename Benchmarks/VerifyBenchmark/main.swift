@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Measures verification time per SNP report and per TDX quote of the real corpus (not a test).
 
+import AgentBase
 import EvidenceVerification
-import FoundationEssentials
 
 #if canImport(Glibc)
 import Glibc
@@ -57,8 +57,11 @@ enum FileHandleLite {
 }
 
 func read(_ path: String) -> [UInt8] {
-    guard let data = try? Data(contentsOf: URL(fileURLWithPath: path)) else { fail("cannot read '\(path)'") }
-    return Array(data)
+    do {
+        return try FileIO.read(path: path, limit: 64 << 20)
+    } catch {
+        fail("cannot read '\(path)': \(error)")
+    }
 }
 
 /// A value with three decimals (no Foundation `String(format:)` in FoundationEssentials).
@@ -84,7 +87,7 @@ var medians: [String: [Double]] = [:]
 for item in items {
     let evidence = read(corpus + "/" + item.evidence)
     let certificates = item.certificates.map { (name: $0, bytes: read(corpus + "/" + $0)) }
-    guard let at = try? Date(item.at, strategy: .iso8601) else { fail("bad time \(item.at)") }
+    guard let at = Timestamp(iso8601: item.at) else { fail("bad time \(item.at)") }
     // Everything from bytes: parse the evidence and the certificates, verify signatures, chain, TCB.
     let verify: () throws -> VerificationResult =
         item.kind == "snp"

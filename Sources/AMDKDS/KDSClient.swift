@@ -4,7 +4,6 @@
 import AgentBase
 import Cryptography
 import EvidenceVerification
-import FoundationEssentials
 import HTTPClient
 import TEEEvidence
 
@@ -185,7 +184,7 @@ public struct KDSClient: Sendable {
         do {
             input = try SNPVerification(
                 report: report, certificates: [vcek] + intermediates, extraRoots: extraRoots,
-                shippedCertificates: true, at: Date())
+                shippedCertificates: true, at: .now)
         } catch {
             throw KDSError(.invalidResponse, "the certificate is not a VCEK for this report: \(error)", url: url)
         }
@@ -225,7 +224,7 @@ public struct KDSClient: Sendable {
             }
             return crl
         } isStale: { crl in
-            crl.nextUpdate.map { $0 < Date() } ?? false
+            crl.nextUpdate.map { $0 < .now } ?? false
         }
     }
 

@@ -150,4 +150,25 @@ public enum FileIO {
             }
         }
     }
+
+    /// The names in a directory, sorted by their bytes, without `.` and `..`. Calls `opendir`/`readdir`.
+    public static func listDirectory(_ path: String) throws -> [String] {
+        guard let directory = opendir(path) else {
+            throw FileIOError(operation: "open directory", path: path, errno: errno)
+        }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while true {
+            errno = 0
+            guard let entry = readdir(directory) else {
+                guard errno == 0 else { throw FileIOError(operation: "read directory", path: path, errno: errno) }
+                break
+            }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+    }
 }

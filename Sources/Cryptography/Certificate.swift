@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // X.509 certificates over OpenSSL: parsing, fields, extensions and signature checks.
 
+import AgentBase
 import COpenSSL
-import FoundationEssentials
 import SecureMemory
 
 /// Owns an `X509`.
@@ -53,7 +53,7 @@ public final class Certificate: @unchecked Sendable {
         guard
             bytes.starts(with: Array("-----BEGIN".utf8))
                 || String(decoding: bytes.prefix(4096), as: UTF8.self)
-                    .contains("-----BEGIN CERTIFICATE-----")
+                    .containsText("-----BEGIN CERTIFICATE-----")
         else { return [try Certificate(der: bytes)] }
         guard let bio = BIO_new_mem_buf(bytes, Int32(bytes.count)) else {
             throw CryptoError(.internalFailure, "failed to allocate a BIO")
@@ -114,14 +114,21 @@ public final class Certificate: @unchecked Sendable {
     }
 
     /// Start of validity.
-    public var notBefore: Date { Self.date(X509_get0_notBefore(handle.pointer)) }
+    public var notBefore: Timestamp { Self.timestamp(X509_get0_notBefore(handle.pointer)) }
     /// End of validity.
-    public var notAfter: Date { Self.date(X509_get0_notAfter(handle.pointer)) }
+    public var notAfter: Timestamp { Self.timestamp(X509_get0_notAfter(handle.pointer)) }
 
-    static func date(_ time: UnsafePointer<ASN1_TIME>?) -> Date {
-        var tm = tm()
-        guard let time, ASN1_TIME_to_tm(time, &tm) == 1 else { return .distantPast }
-        return Date(timeIntervalSince1970: TimeInterval(timegm(&tm)))
+    /// A UTCTime (1950–2049) or GeneralizedTime as a ``Timestamp``: OpenSSL parses it into calendar
+    /// fields (`ASN1_TIME_to_tm`), which are converted without the C library's time zone state.
+    /// ``Timestamp/distantPast`` when it is unreadable, so a bad notAfter never makes a certificate valid.
+    static func timestamp(_ time: UnsafePointer<ASN1_TIME>?) -> Timestamp {
+        var fields = tm()
+        guard let time, ASN1_TIME_to_tm(time, &fields) == 1,
+            let value = Timestamp(
+                year: Int64(fields.tm_year) + 1900, month: Int(fields.tm_mon) + 1, day: Int(fields.tm_mday),
+                hour: Int(fields.tm_hour), minute: Int(fields.tm_min), second: Int(fields.tm_sec))
+        else { return .distantPast }
+        return value
     }
 
     /// The signature algorithm's dotted OID (e.g. 1.2.840.113549.1.1.10 for RSASSA-PSS).
@@ -167,7 +174,7 @@ public final class Certificate: @unchecked Sendable {
     }
 
     /// Whether `at` lies within the validity period.
-    public func isValid(at date: Date) -> Bool {
+    public func isValid(at date: Timestamp) -> Bool {
         date >= notBefore && date <= notAfter
     }
 }

@@ -2,20 +2,20 @@
 // Builds and signs X.509 certificates (the simulator's chains, test CAs).
 
 import COpenSSL
-import FoundationEssentials
+import AgentBase
 
 /// A certificate under construction. Extensions are added as raw DER (any OID) or in OpenSSL's
 /// configuration syntax for the standard ones.
 public struct CertificateBuilder {
     public var subject: [(String, String)]
     public var serial: [UInt8]
-    public var notBefore: Date
-    public var notAfter: Date
+    public var notBefore: Timestamp
+    public var notAfter: Timestamp
     public var publicKey: PublicKey
     var rawExtensions: [(oid: String, critical: Bool, der: [UInt8])] = []
     var configExtensions: [(name: String, value: String)] = []
 
-    public init(subject: [(String, String)], serial: [UInt8], notBefore: Date, notAfter: Date, publicKey: PublicKey) {
+    public init(subject: [(String, String)], serial: [UInt8], notBefore: Timestamp, notAfter: Timestamp, publicKey: PublicKey) {
         self.subject = subject
         self.serial = serial
         self.notBefore = notBefore
@@ -61,8 +61,8 @@ public struct CertificateBuilder {
         defer { ASN1_INTEGER_free(serialASN1) }
         guard X509_set_serialNumber(x509, serialASN1) == 1,
             X509_set_pubkey(x509, publicKey.handle.pointer) == 1,
-            ASN1_TIME_set(X509_getm_notBefore(x509), time_t(notBefore.timeIntervalSince1970)) != nil,
-            ASN1_TIME_set(X509_getm_notAfter(x509), time_t(notAfter.timeIntervalSince1970)) != nil
+            ASN1_TIME_set(X509_getm_notBefore(x509), time_t(notBefore.secondsSinceEpoch)) != nil,
+            ASN1_TIME_set(X509_getm_notAfter(x509), time_t(notAfter.secondsSinceEpoch)) != nil
         else { throw CryptoError(.internalFailure, "failed to fill the certificate") }
         try Self.fill(X509_get_subject_name(x509), subject)
         try Self.fill(X509_get_issuer_name(x509), issuer)

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // X.509 certificate revocation lists over OpenSSL: parsing, issuer signature, revocation lookup.
 
+import AgentBase
 import COpenSSL
-import FoundationEssentials
 
 /// Owns an `X509_CRL`.
 final class CRLHandle {
@@ -51,11 +51,11 @@ public final class CertificateRevocationList: @unchecked Sendable {
     public var issuer: String { Certificate.name(X509_CRL_get_issuer(handle.pointer)) }
 
     /// When this CRL was issued.
-    public var thisUpdate: Date { Certificate.date(X509_CRL_get0_lastUpdate(handle.pointer)) }
+    public var thisUpdate: Timestamp { Certificate.timestamp(X509_CRL_get0_lastUpdate(handle.pointer)) }
 
     /// When the next CRL is due (nil when absent); a CRL past it is stale.
-    public var nextUpdate: Date? {
-        X509_CRL_get0_nextUpdate(handle.pointer).map { Certificate.date($0) }
+    public var nextUpdate: Timestamp? {
+        X509_CRL_get0_nextUpdate(handle.pointer).map { Certificate.timestamp($0) }
     }
 
     /// The number of revoked entries.
@@ -85,7 +85,7 @@ extension CertificateRevocationList {
     /// numbers (big-endian magnitudes), and this/next update. RSASSA-PSS (salt = digest length) when
     /// `rsaPSS`, else ECDSA or PKCS#1 by key type. Calls `X509_CRL_sign_ctx`.
     public static func sign(
-        issuer: [(String, String)], revokedSerialNumbers: [[UInt8]], thisUpdate: Date, nextUpdate: Date,
+        issuer: [(String, String)], revokedSerialNumbers: [[UInt8]], thisUpdate: Timestamp, nextUpdate: Timestamp,
         key: PrivateKey, alg: DigestAlgorithm, rsaPSS: Bool
     ) throws -> CertificateRevocationList {
         guard let crl = X509_CRL_new() else { throw CryptoError(.internalFailure, "failed to allocate a CRL") }
@@ -147,8 +147,8 @@ extension CertificateRevocationList {
         return out
     }
 
-    private static func setTime(_ date: Date, _ apply: (UnsafeMutablePointer<ASN1_TIME>) -> Int32) throws {
-        guard let time = ASN1_TIME_set(nil, time_t(date.timeIntervalSince1970)) else {
+    private static func setTime(_ date: Timestamp, _ apply: (UnsafeMutablePointer<ASN1_TIME>) -> Int32) throws {
+        guard let time = ASN1_TIME_set(nil, time_t(date.secondsSinceEpoch)) else {
             throw CryptoError(.internalFailure, "failed to encode a time")
         }
         defer { ASN1_TIME_free(time) }

@@ -2,14 +2,14 @@
 // X.509 chain validation with OpenSSL's X509_verify_cert at a caller-given time.
 
 import COpenSSL
-import FoundationEssentials
+import AgentBase
 
 /// Chain validation with OpenSSL's `X509_verify_cert` at a fixed time.
 public enum ChainVerifier {
     /// Verifies `leaf` up to one of `roots` through `intermediates` at `at`. Returns the failure
     /// reasons (empty when the chain is valid).
     public static func verify(
-        leaf: Certificate, intermediates: [Certificate], roots: [Certificate], at date: Date
+        leaf: Certificate, intermediates: [Certificate], roots: [Certificate], at date: Timestamp
     ) -> [String] {
         guard let store = X509_STORE_new() else { return ["failed to allocate a certificate store"] }
         defer { X509_STORE_free(store) }
@@ -26,7 +26,7 @@ public enum ChainVerifier {
         guard X509_STORE_CTX_init(context, store, leaf.handle.pointer, untrusted) == 1 else {
             return ["failed to initialise chain verification"]
         }
-        X509_STORE_CTX_set_time(context, 0, time_t(date.timeIntervalSince1970))
+        X509_STORE_CTX_set_time(context, 0, time_t(date.secondsSinceEpoch))
         defer { _ = CryptoError.drainErrorQueue() }
         if X509_verify_cert(context) == 1 { return [] }
         let code = X509_STORE_CTX_get_error(context)

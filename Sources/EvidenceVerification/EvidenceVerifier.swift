@@ -2,7 +2,7 @@
 // Verification from raw inputs (evidence bytes, certificate files, collateral): the entry point of `verify`.
 
 import Cryptography
-import FoundationEssentials
+import AgentBase
 import TEEEvidence
 
 /// Verifies evidence given as bytes, with certificates given as named files' bytes (PEM bundles or DER).
@@ -28,7 +28,7 @@ public enum EvidenceVerifier {
     public static func verifySNP(
         report: [UInt8], certificates: [NamedBytes], trustRoots: [NamedBytes] = [],
         revocationLists: [NamedBytes] = [], shippedCertificates: Bool = false, fetched: [Certificate] = [],
-        at time: Date
+        at time: Timestamp
     ) throws(VerificationError) -> VerificationResult {
         let parsed: SNPReport
         var embedded: [Certificate] = []
@@ -84,7 +84,7 @@ public enum EvidenceVerifier {
     /// must give exactly RTMR0–3 of the quote, and each runtime (AAEL) event must match its digest.
     public static func verifyTDX(
         quote: [UInt8], collateralDirectory: String? = nil, eventLog: [UInt8]? = nil, trustRoots: [NamedBytes] = [],
-        at time: Date
+        at time: Timestamp
     ) throws(VerificationError) -> VerificationResult {
         let parsed: TDXQuote
         do {

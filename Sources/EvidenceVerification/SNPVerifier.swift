@@ -2,7 +2,7 @@
 // Verifies an SNP report: signature, VCEK/VLEK chain to a pinned ARK, TCB and chip id against the certificate.
 
 import Cryptography
-import FoundationEssentials
+import AgentBase
 import TEEEvidence
 
 /// Verifies SNP attestation reports by running ``standardChecks`` on the report and its resolved chain
@@ -34,7 +34,7 @@ public enum SNPVerifier {
     /// ARK shipped in ``AMDCertificates`` (see ``SNPVerification/init(report:certificates:extraRoots:revocationLists:shippedCertificates:at:)``).
     public static func verify(
         report: SNPReport, certificates: [Certificate], extraRoots: [Certificate] = [],
-        revocationLists: [CertificateRevocationList] = [], shippedCertificates: Bool = false, at time: Date,
+        revocationLists: [CertificateRevocationList] = [], shippedCertificates: Bool = false, at time: Timestamp,
         checks: [any VerificationCheck<SNPVerification>] = SNPVerifier.standardChecks
     ) -> VerificationResult {
         var summary = report.summary()
@@ -47,7 +47,7 @@ public enum SNPVerifier {
             return VerificationResult(rejections: [error], passed: [], summary: .snp(summary))
         }
         if input.anchor == .explicit, let root = input.root {
-            summary.simulated = root.subject.contains("SIMULATED")
+            summary.simulated = root.subject.containsText("SIMULATED")
         }
         return VerificationResult(checks.evaluate(input), summary: .snp(summary))
     }

@@ -4,7 +4,6 @@
 import AgentBase
 import CanonicalJSON
 import Cryptography
-import FoundationEssentials
 import TEEEvidence
 
 /// TCB info and QE identity as Intel PCS serves them, with the signing chain.
@@ -27,19 +26,18 @@ public struct TDXCollateral: Sendable {
         var identity: Signed?
         var chain: [Certificate] = []
         var crls: [CertificateRevocationList] = []
-        for name in try FileManager.default.contentsOfDirectory(atPath: directory).sorted() {
+        for name in try FileIO.listDirectory(directory) {
             let path = directory + "/" + name
             let lower = name.lowercased()
-            if lower.hasSuffix(".json") && lower.contains("tcbinfo") {
+            if lower.hasSuffix(".json") && lower.containsText("tcbinfo") {
                 infos.append(try TDXCollateral.signed(path: path, key: "tcbInfo"))
-            } else if lower.hasSuffix(".json") && lower.contains("qeidentity") {
+            } else if lower.hasSuffix(".json") && lower.containsText("qeidentity") {
                 identity = try TDXCollateral.signed(path: path, key: "enclaveIdentity")
-            } else if lower.hasSuffix(".pem") && lower.contains("tcb-signing") {
-                chain = try Certificate.parse(pemOrDER: Array(Data(contentsOf: URL(fileURLWithPath: path))))
-            } else if lower.contains("crl") && [".der", ".pem", ".crl"].contains(where: lower.hasSuffix) {
+            } else if lower.hasSuffix(".pem") && lower.containsText("tcb-signing") {
+                chain = try Certificate.parse(pemOrDER: FileIO.read(path: path, limit: TDXCollateral.fileLimit))
+            } else if lower.containsText("crl") && [".der", ".pem", ".crl"].contains(where: lower.hasSuffix) {
                 crls.append(
-                    try CertificateRevocationList.parse(
-                        pemOrDER: Array(Data(contentsOf: URL(fileURLWithPath: path)))))
+                    try CertificateRevocationList.parse(pemOrDER: FileIO.read(path: path, limit: TDXCollateral.fileLimit)))
             }
         }
         revocationLists = crls
@@ -48,9 +46,12 @@ public struct TDXCollateral: Sendable {
         signingChain = chain
     }
 
+    /// The largest collateral file read (PCS documents and CRLs are kilobytes; a bigger file is not one).
+    static let fileLimit = 16 << 20
+
     /// PCS signs the exact bytes of the value of `key` in the file: `{"<key>":<value>,"signature":"…"}`.
     static func signed(path: String, key: String) throws -> Signed {
-        let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        let bytes = try FileIO.read(path: path, limit: fileLimit)
         let prefix = Array("{\"\(key)\":".utf8)
         let marker = Array(",\"signature\":\"".utf8)
         guard bytes.starts(with: prefix), let markerIndex = lastIndex(of: marker, in: bytes) else {
@@ -76,7 +77,7 @@ public struct TDXCollateral: Sendable {
 
     /// Checks the collateral's signatures and computes the quote's TCB status (the CRLs are checked by
     /// ``RevocationCheck``).
-    func evaluate(quote: TDXQuote, pck: Certificate, at time: Date) -> CheckResult {
+    func evaluate(quote: TDXQuote, pck: Certificate, at time: Timestamp) -> CheckResult {
         // The signer chains to the pinned Intel root.
         guard let signer = signingChain.first(where: { !$0.isSignature(issuedBy: $0) }),
             let root = signingChain.first(where: { $0.isSignature(issuedBy: $0) }),
@@ -119,7 +120,7 @@ public struct TDXCollateral: Sendable {
                         result.fail(.qeTCBNotUpToDate, "qe tcb status: \(status)")
                     }
                     if let nextUpdate = value["nextUpdate"]?.stringValue,
-                        let date = try? Date(nextUpdate, strategy: .iso8601), date < time
+                        let date = Timestamp(iso8601: nextUpdate), date < time
                     {
                         result.fail(
                             .collateralExpired,
@@ -161,7 +162,7 @@ public struct TDXCollateral: Sendable {
             result.fail(.platformTCBNotUpToDate, "tcb status: \(status)")
         }
         result += Self.evaluateModule(info: info.value, body: quote.body)
-        if let nextUpdate = info.value["nextUpdate"]?.stringValue, let date = try? Date(nextUpdate, strategy: .iso8601),
+        if let nextUpdate = info.value["nextUpdate"]?.stringValue, let date = Timestamp(iso8601: nextUpdate),
             date < time
         {
             result.fail(.collateralExpired, "collateral: TCB info expired at \(nextUpdate) (refresh it from Intel PCS)")

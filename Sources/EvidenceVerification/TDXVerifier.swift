@@ -2,7 +2,7 @@
 // Verifies a TDX quote: quote signature, QE report binding and signature, PCK chain to the Intel root.
 
 import Cryptography
-import FoundationEssentials
+import AgentBase
 import TEEEvidence
 
 /// Verifies TDX quotes (v4/v5) by running ``quoteChecks`` on the quote, then ``chainChecks`` on the quote
@@ -36,7 +36,7 @@ public enum TDXVerifier {
     }
 
     public static func verify(
-        quote: TDXQuote, extraRoots: [Certificate] = [], collateral: TDXCollateral? = nil, at time: Date,
+        quote: TDXQuote, extraRoots: [Certificate] = [], collateral: TDXCollateral? = nil, at time: Timestamp,
         quoteChecks: [any VerificationCheck<TDXQuote>] = TDXVerifier.quoteChecks,
         chainChecks: [any VerificationCheck<TDXVerification>] = TDXVerifier.chainChecks
     ) -> VerificationResult {
@@ -45,7 +45,7 @@ public enum TDXVerifier {
         do {
             let input = try TDXVerification(quote: quote, extraRoots: extraRoots, collateral: collateral, at: time)
             if input.anchor == .explicit, let root = input.root {
-                summary.simulated = root.subject.contains("SIMULATED")
+                summary.simulated = root.subject.containsText("SIMULATED")
             }
             result += chainChecks.evaluate(input)
         } catch {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The LUKS2 header is hostile input: an allowlist of what we accept before any key is used.
 
+import AgentBase
 import CanonicalJSON
 
 /// A LUKS2 header's metadata (from `crypt_dump_json`) and its UUID.
@@ -110,7 +111,7 @@ public enum HeaderPolicy {
     /// Why `value` is not an allowed cipher for `place`, or nil when it is.
     static func cipherProblem(_ value: JSONValue?, _ place: String) -> String? {
         guard let cipher = value?.stringValue else { return "\(place) has no encryption" }
-        if cipher.contains("null") || cipher.contains("ecb") || !allowedCiphers.contains(cipher) {
+        if cipher.containsText("null") || cipher.containsText("ecb") || !allowedCiphers.contains(cipher) {
             return "\(place) uses '\(cipher)', which is not an allowed cipher"
         }
         return nil

@@ -2,8 +2,8 @@
 // The simulator's persistent state: a fake AMD chain and chip, and a fake TDX PCK chain.
 
 import AgentBase
+import CanonicalJSON
 import Cryptography
-import FoundationEssentials
 import SecureMemory
 import TEEDevice
 import TEEEvidence
@@ -69,7 +69,7 @@ public struct SimulatorState: Sendable {
                     "failed to load the simulator: '\(directory)' is not initialised; run "
                         + "'ccagent simulator init --simulator-dir \(directory)'")
             }
-            let launch = try JSONDecoder().decode(Launch.self, from: Data(try store.read("launch.json")))
+            let launch = try Launch(json: store.read("launch.json"), path: store.path("launch.json"))
             return SimulatorState(
                 directory: directory, launch: launch, chipSecret: try store.readSecret("chip-secret"),
                 vcekKey: try PrivateKey(pem: store.readSecret("vcek.key.pem")),
@@ -98,7 +98,7 @@ public struct SimulatorState: Sendable {
         }
         do {
             try store.makeDirectory()
-            let now = Date()
+            let now = Timestamp.now
             let validity = (now - 86400, now + 25 * 365 * 86400)
             // AMD's common names exactly (verifiers key the processor generation on them); SIMULATED is
             // in O and OU only.
@@ -186,9 +186,7 @@ public struct SimulatorState: Sendable {
             try store.write("vcek.pem", Array(vcek.pem.utf8))
             try store.write("tdx-root.pem", Array(tdxRoot.pem.utf8))
             try store.write("pck.pem", Array(pck.pem.utf8))
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try store.write("launch.json", Array(try encoder.encode(launch)))
+            try store.write("launch.json", launch.jsonValue.prettyPrintedBytes())
         } catch let error as DeviceError {
             throw error
         } catch {
@@ -200,6 +198,48 @@ public struct SimulatorState: Sendable {
     /// The PEM certificates a verifier or broker must be told to trust: the SNP ASK then ARK, then the
     /// TDX root.
     public var rootsPEM: String { ask.pem + ark.pem + tdxRoot.pem }
+}
+
+extension SimulatorState.Launch {
+    /// `launch.json` as written (keys of ``CodingKeys``).
+    var jsonValue: JSONValue {
+        .object([
+            ("measurement", .string(measurement)), ("host_data", .string(hostData)), ("policy", .integer(policy)),
+            ("family_id", .string(familyID)), ("image_id", .string(imageID)), ("guest_svn", .integer(guestSVN)),
+            ("chip_id", .string(chipID)), ("mr_td", .string(mrTD)),
+        ])
+    }
+
+    /// Parses `launch.json` (as written by any version of the simulator); `path` names it in errors.
+    init(json bytes: [UInt8], path: String) throws(DeviceError) {
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(bytes)
+        } catch {
+            throw DeviceError(.simulatorState, "failed to read '\(path)': \(error)")
+        }
+        func string(_ key: String) throws(DeviceError) -> String {
+            guard let value = json[key]?.stringValue else {
+                throw DeviceError(.simulatorState, "failed to read '\(path)': '\(key)' is missing or not a string")
+            }
+            return value
+        }
+        func integer(_ key: String) throws(DeviceError) -> UInt64 {
+            guard let value = json[key]?.uint64Value else {
+                throw DeviceError(
+                    .simulatorState, "failed to read '\(path)': '\(key)' is missing or not a non-negative integer")
+            }
+            return value
+        }
+        let guestSVN = try integer("guest_svn")
+        guard let svn = UInt32(exactly: guestSVN) else {
+            throw DeviceError(.simulatorState, "failed to read '\(path)': 'guest_svn' \(guestSVN) exceeds 32 bits")
+        }
+        self.init(
+            measurement: try string("measurement"), hostData: try string("host_data"), policy: try integer("policy"),
+            familyID: try string("family_id"), imageID: try string("image_id"), guestSVN: svn,
+            chipID: try string("chip_id"), mrTD: try string("mr_td"))
+    }
 }
 
 /// File access for the state directory (the simulator's only I/O).
@@ -222,7 +262,11 @@ struct StateFiles {
     }
 
     func read(_ name: String) throws -> [UInt8] {
-        Array(try Data(contentsOf: URL(fileURLWithPath: path(name))))
+        do {
+            return try FileIO.read(path: path(name), limit: 1 << 20)
+        } catch let error as FileIOError {
+            throw DeviceError(.simulatorState, "\(error)", errno: error.errno)
+        }
     }
 
     func readSecret(_ name: String) throws -> SecretBytes {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // ccbroker with Azure vTPM evidence: verifyAzure on the real fixtures, the RCAR refusal, the `azure` policy.
 
+import AgentBase
 import CanonicalJSON
 import Cryptography
 import Foundation
@@ -49,7 +50,7 @@ struct AzureBrokerVector: CustomTestStringConvertible, Sendable {
     ]
 
     var evidence: JSONValue { get throws { try JSONValue.parse(Fixtures.bytes(file)) } }
-    var date: Date { get throws { try Date(at, strategy: .iso8601) } }
+    var date: Timestamp { get throws { try #require(Timestamp(iso8601: at)) } }
     var expected: [UInt8] { hexBytes(reportData) }
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // X.509 parsing of real AMD certificates, building test chains, and chain verification at a given time.
 
+import AgentBase
 import Cryptography
 import FoundationEssentials
 import SecureMemory
@@ -36,7 +37,7 @@ struct CertificateTests {
 
     @Test("a built CA and leaf verify at a time inside validity and fail outside it")
     func builtChain() throws {
-        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let now = Timestamp(secondsSinceEpoch: 1_800_000_000)
         let caKey = try PrivateKey.generateRSA(bits: 2048)
         var ca = CertificateBuilder(
             subject: [("CN", "Test Root")], serial: [1], notBefore: now - 3600, notAfter: now + 86400,
@@ -95,9 +96,9 @@ struct CorpusCertificateTests {
         let chain = try Certificate.parse(pemOrDER: Fixtures.bytes("certs/amd-milan-vcek-ask-ark.pem"))
         #expect(vcek.isSignature(issuedBy: chain[0]))
         #expect(!vcek.isSignature(issuedBy: chain[1]))
-        let at = Date(timeIntervalSince1970: 1_735_689_600)  // 2025-01-01
+        let at = Timestamp(secondsSinceEpoch: 1_735_689_600)  // 2025-01-01
         #expect(ChainVerifier.verify(leaf: vcek, intermediates: [chain[0]], roots: [chain[1]], at: at).isEmpty)
-        let before = Date(timeIntervalSince1970: 1_600_000_000)  // 2020-09-13, before the VCEK was issued
+        let before = Timestamp(secondsSinceEpoch: 1_600_000_000)  // 2020-09-13, before the VCEK was issued
         #expect(!ChainVerifier.verify(leaf: vcek, intermediates: [chain[0]], roots: [chain[1]], at: before).isEmpty)
     }
 }
@@ -115,8 +116,8 @@ struct RevocationListTests {
         #expect(pckCRL.issuer == platformCA.subject)
         #expect(pckCRL.revokedCount == 44)
         #expect(pckCRL.isSignature(issuedBy: platformCA) && !pckCRL.isSignature(issuedBy: root))
-        #expect(pckCRL.thisUpdate == Date(timeIntervalSince1970: 1_686_209_272))  // 2023-06-08T07:27:52Z
-        #expect(pckCRL.nextUpdate == Date(timeIntervalSince1970: 1_688_801_272))  // 2023-07-08T07:27:52Z
+        #expect(pckCRL.thisUpdate == Timestamp(secondsSinceEpoch: 1_686_209_272))  // 2023-06-08T07:27:52Z
+        #expect(pckCRL.nextUpdate == Timestamp(secondsSinceEpoch: 1_688_801_272))  // 2023-07-08T07:27:52Z
         let rootCRL = try CertificateRevocationList.parse(
             pemOrDER: Fixtures.bytes("collateral/intel-rootcrl-2023-04-03.der"))
         #expect(rootCRL.revokedCount == 0 && rootCRL.isSignature(issuedBy: root))
@@ -139,7 +140,7 @@ struct RevocationListTests {
             ("C", "US"),
         ]
         func certificate(serial: [UInt8]) throws -> Certificate {
-            let now = Date(timeIntervalSince1970: 1_700_000_000)
+            let now = Timestamp(secondsSinceEpoch: 1_700_000_000)
             return try CertificateBuilder(
                 subject: [("CN", "Intel SGX PCK Certificate")], serial: serial, notBefore: now, notAfter: now + 60,
                 publicKey: key.publicKey
@@ -152,7 +153,7 @@ struct RevocationListTests {
     @Test("a built CRL round-trips through DER and PEM-less parsing and verifies only under its signer")
     func builtCRL() throws {
         let key = try PrivateKey.generateEC(.p384)
-        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let now = Timestamp(secondsSinceEpoch: 1_800_000_000)
         let crl = try CertificateRevocationList.sign(
             issuer: [("CN", "Test CA")], revokedSerialNumbers: [[1], [0x01, 0x00], [0xFF]], thisUpdate: now,
             nextUpdate: now + 86400, key: key, alg: .sha384, rsaPSS: false)

@@ -53,10 +53,10 @@ struct AzureVector: CustomTestStringConvertible, Sendable {
         tdxV1,
     ]
 
-    func load() throws -> (AzureEvidence, [Certificate], Date) {
+    func load() throws -> (AzureEvidence, [Certificate], Timestamp) {
         let evidence = try AzureEvidence(parsing: Fixtures.bytes(file))
         let certificates = try amdChain.map { try Certificate.parse(pemOrDER: Fixtures.bytes($0)) } ?? []
-        return (evidence, certificates, try Date(at, strategy: .iso8601))
+        return (evidence, certificates, try #require(Timestamp(iso8601: at)))
     }
 
     func verify(_ evidence: AzureEvidence, reportData: String? = nil) throws -> VerificationResult {
@@ -288,7 +288,7 @@ struct AzureVerifierTests {
         let parsed = try AzureEvidence(json: evidence)
         let result = AzureVerifier.verify(
             evidence: parsed, expectedReportData: Array("challenge".utf8),
-            at: try Date("2026-06-01T00:00:00Z", strategy: .iso8601))
+            at: try #require(Timestamp(iso8601: "2026-06-01T00:00:00Z")))
         #expect(result.failures == [])
         #expect(result.passed.contains("tpm quote signature by HCLAkPub") && result.passed.contains("report signature"))
         // The standalone tpm-quote.msg/.sig pair is another capture (PCRs 0-7 and 14): not signed by this AK.
@@ -297,7 +297,7 @@ struct AzureVerifierTests {
         other.tpmQuote.signature = try Fixtures.bytes("azure/snp-vtpm/tpm-quote.sig")
         let refused = AzureVerifier.verify(
             evidence: other, expectedReportData: Array("challenge".utf8),
-            at: try Date("2026-06-01T00:00:00Z", strategy: .iso8601))
+            at: try #require(Timestamp(iso8601: "2026-06-01T00:00:00Z")))
         #expect(refused.codes == [.tpmQuoteSignatureMismatch, .tpmPCRSelectionUnsupported])
     }
 
@@ -307,10 +307,10 @@ struct AzureVerifierTests {
         let result = try EvidenceVerifier.verifyAzure(
             evidence: Fixtures.bytes(vector.file), reportData: Hex.decode(vector.reportData) ?? [],
             certificates: [(name: "chain", bytes: try Fixtures.bytes("certs/amd-milan-vcek-ask-ark.pem"))],
-            at: try Date(vector.at, strategy: .iso8601))
+            at: try #require(Timestamp(iso8601: vector.at)))
         #expect(result.trusted, "\(result.failures)")
         let error = #expect(throws: VerificationError.self) {
-            try EvidenceVerifier.verifyAzure(evidence: Array("{}".utf8), reportData: [], at: Date())
+            try EvidenceVerifier.verifyAzure(evidence: Array("{}".utf8), reportData: [], at: .now)
         }
         #expect(error?.code == .unreadableEvidence)
     }

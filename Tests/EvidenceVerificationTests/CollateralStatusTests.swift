@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // TDX TCB status from real Intel PCS collateral, cross-checked against an independent evaluation (python).
 
+import AgentBase
 import EvidenceVerification
 import FoundationEssentials
 import TEEEvidence
@@ -63,7 +64,7 @@ struct CollateralStatusTests {
         defer { Fixtures.removeTree(directory) }
         let result = try EvidenceVerifier.verifyTDX(
             quote: Fixtures.bytes("tdx/" + vector.quote), collateralDirectory: directory,
-            at: Date(vector.at, strategy: .iso8601))
+            at: #require(Timestamp(iso8601: vector.at)))
         #expect(result.failures == vector.failures)
         #expect(result.codes == vector.codes)
         for check in vector.passed { #expect(result.passed.contains(check), "\(result.passed)") }
@@ -76,7 +77,7 @@ struct CollateralStatusTests {
         defer { Fixtures.removeTree(directory) }
         let result = try EvidenceVerifier.verifyTDX(
             quote: Fixtures.bytes("tdx/" + vector.quote), collateralDirectory: directory,
-            at: Date("2026-01-15T00:00:00Z", strategy: .iso8601))
+            at: #require(Timestamp(iso8601: "2026-01-15T00:00:00Z")))
         #expect(result.codes.filter { $0 == .collateralExpired }.count == 2)
         #expect(result.failures.contains { $0.hasPrefix("collateral: TCB info expired") })
         #expect(result.failures.contains { $0.hasPrefix("collateral: QE identity expired") })
@@ -89,7 +90,7 @@ struct CollateralStatusTests {
         defer { Fixtures.removeTree(directory) }
         let quote = try Fixtures.bytes("tdx/" + vector.quote)
         let late = try EvidenceVerifier.verifyTDX(
-            quote: quote, collateralDirectory: directory, at: Date("2023-07-10T00:00:00Z", strategy: .iso8601))
+            quote: quote, collateralDirectory: directory, at: #require(Timestamp(iso8601: "2023-07-10T00:00:00Z")))
         #expect(
             late.failures.contains { $0.hasPrefix("collateral: the CRL of 'CN=Intel SGX PCK Platform CA' expired") })
         #expect(!late.failures.contains { $0.contains("CRL of 'CN=Intel SGX Root CA'") })
@@ -99,7 +100,7 @@ struct CollateralStatusTests {
         crl[crl.count - 1] ^= 0x01
         try Data(crl).write(to: URL(fileURLWithPath: directory + "/intel-rootcrl-2023-04-03.der"))
         let forged = try EvidenceVerifier.verifyTDX(
-            quote: quote, collateralDirectory: directory, at: Date(vector.at, strategy: .iso8601))
+            quote: quote, collateralDirectory: directory, at: #require(Timestamp(iso8601: vector.at)))
         #expect(forged.codes.contains(.crlSignatureMismatch))
         #expect(
             forged.failures.contains(
@@ -111,7 +112,7 @@ struct CollateralStatusTests {
         let error = #expect(throws: VerificationError.self) {
             _ = try EvidenceVerifier.verifyTDX(
                 quote: Fixtures.bytes("tdx/spr-e4-v4-quote.dat"), collateralDirectory: "/nonexistent/collateral",
-                at: Date())
+                at: .now)
         }
         #expect(error?.code == .unreadableCollateral)
     }

@@ -97,7 +97,7 @@ struct NamedFailureTests {
         for file in ["spr-e4-v4-quote.dat", "tdx15-v5-quote.dat"] {
             let bytes = try Fixtures.bytes("tdx/" + file)
             let quote = try TDXQuote(parsing: bytes)
-            let date = try Date("2026-06-01T00:00:00Z", strategy: .iso8601)
+            let date = try #require(Timestamp(iso8601: "2026-06-01T00:00:00Z"))
             #expect(TDXVerifier.verify(quote: quote, at: date).trusted)
             let signedEnd = quote.signedBytes.count
             let signature = signedEnd + 4
@@ -164,11 +164,11 @@ struct NamedFailureTests {
     @Test("a TDX quote is checked at the given time: after the PCK certificate expires it names validity")
     func tdxExpiry() throws {
         let quote = try TDXQuote(parsing: Fixtures.bytes("tdx/spr-e4-v4-quote.dat"))
-        let late = try Date("2030-01-01T00:00:00Z", strategy: .iso8601)
+        let late = try #require(Timestamp(iso8601: "2030-01-01T00:00:00Z"))
         let result = TDXVerifier.verify(quote: quote, at: late)
         #expect(Set(result.codes) == [.certificateNotValid], "\(result.failures)")
         #expect(result.failures.allSatisfy { $0.hasPrefix("validity: '") && $0.contains(" is not valid at ") })
-        let early = try Date("2022-01-01T00:00:00Z", strategy: .iso8601)
+        let early = try #require(Timestamp(iso8601: "2022-01-01T00:00:00Z"))
         #expect(Set(TDXVerifier.verify(quote: quote, at: early).codes) == [.certificateNotValid])
     }
 }
@@ -179,7 +179,7 @@ struct EvidenceVerifierTests {
     func unreadable() throws {
         let report = try Fixtures.bytes("snp/genoa-v3-report.bin")
         let quote = try Fixtures.bytes("tdx/spr-e4-v4-quote.dat")
-        let at = Date(timeIntervalSince1970: 1_750_000_000)
+        let at = Timestamp(secondsSinceEpoch: 1_750_000_000)
         var garbage = [UInt8](repeating: 0, count: 5000)
         for index in garbage.indices { garbage[index] = UInt8(truncatingIfNeeded: index &* 2_654_435_761 >> 13) }
         let inputs: [[UInt8]] =
@@ -206,7 +206,7 @@ struct EvidenceVerifierTests {
         let error = #expect(throws: VerificationError.self) {
             _ = try EvidenceVerifier.verifySNP(
                 report: report, certificates: [(name: "notes.txt", bytes: Array("hello".utf8))],
-                at: Date(timeIntervalSince1970: 0))
+                at: Timestamp(secondsSinceEpoch: 0))
         }
         #expect(error?.code == .unreadableCertificate)
         #expect(error?.description.contains("'notes.txt'") == true)
@@ -244,7 +244,7 @@ struct EvidenceVerifierTests {
 
     @Test("an extra root is trusted only when passed; a chain to an unknown root is rejected naming 'ark'")
     func extraRoot() throws {
-        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let now = Timestamp(secondsSinceEpoch: 1_800_000_000)
         let arkKey = try PrivateKey.generateRSA(bits: 2048)
         var arkBuilder = CertificateBuilder(
             subject: [("CN", "ARK-Test")], serial: [1], notBefore: now - 3600, notAfter: now + 3600,

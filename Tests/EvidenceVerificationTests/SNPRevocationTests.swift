@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // SNP revocation: an ARK-signed CRL listing the ASK rejects the chain; stale or forged CRLs are named.
 
+import AgentBase
 import Cryptography
 import EvidenceVerification
 import FoundationEssentials
@@ -11,7 +12,7 @@ import Testing
 /// A test ARK → ASK → VCEK chain (AMD-like: RSA-PSS SHA-384, serial-0 P-384 VCEK with the SPL and hwID
 /// extensions of a real report) and that report re-signed by the test VCEK.
 struct TestSNPChain {
-    let now = Date(timeIntervalSince1970: 1_800_000_000)
+    let now = Timestamp(secondsSinceEpoch: 1_800_000_000)
     let arkName = [("CN", "ARK-Test"), ("O", "ccagent tests")]
     let arkKey: PrivateKey
     let ark: Certificate
@@ -50,7 +51,7 @@ struct TestSNPChain {
     }
 
     func crl(
-        revoking serials: [[UInt8]], nextUpdate: Date? = nil, key: PrivateKey? = nil
+        revoking serials: [[UInt8]], nextUpdate: Timestamp? = nil, key: PrivateKey? = nil
     ) throws
         -> CertificateRevocationList
     {

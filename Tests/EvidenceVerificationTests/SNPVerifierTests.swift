@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // SNP verification over the real corpus, and single-bit tampering of every signed region.
 
+import AgentBase
 import Cryptography
 import EvidenceVerification
 import FoundationEssentials
@@ -45,10 +46,10 @@ struct SNPChainVector: CustomTestStringConvertible, Sendable {
             certificates: ["snp/turin-v5-vcek.pem", "certs/amd-turin-vcek-ask-ark.pem"], at: "2026-06-01T00:00:00Z"),
     ]
 
-    func load() throws -> (SNPReport, [Certificate], Date) {
+    func load() throws -> (SNPReport, [Certificate], Timestamp) {
         let report = try SNPReport(parsing: Fixtures.bytes(self.report))
         let certificates = try certificates.flatMap { try Certificate.parse(pemOrDER: Fixtures.bytes($0)) }
-        let date = try Date(at, strategy: .iso8601)
+        let date = try #require(Timestamp(iso8601: at))
         return (report, certificates, date)
     }
 }
@@ -120,7 +121,7 @@ struct SNPVerifierTests {
     @Test("certificates are checked at the given time: the AWS VLEK expired 2025-12-10")
     func expiry() throws {
         let (report, certificates, _) = try SNPChainVector.all[1].load()
-        let late = try Date("2026-01-01T00:00:00Z", strategy: .iso8601)
+        let late = try #require(Timestamp(iso8601: "2026-01-01T00:00:00Z"))
         let result = SNPVerifier.verify(report: report, certificates: certificates, at: late)
         #expect(result.codes == [.certificateNotValid])
         #expect(result.failures.first?.contains("SEV-VLEK") == true)

@@ -51,7 +51,7 @@ struct ShippedAMDCertificateTests {
     func onlyTheLeaf(entry: CorpusVCEK.Entry) throws {
         let report = try SNPReport(parsing: Fixtures.bytes(entry.report))
         let vcek = try #require(try Certificate.parse(pemOrDER: Fixtures.bytes(entry.vcek)).first)
-        let time = try Date(CorpusVCEK.time, strategy: .iso8601)
+        let time = try #require(Timestamp(iso8601: CorpusVCEK.time))
         let result = SNPVerifier.verify(report: report, certificates: [vcek], shippedCertificates: true, at: time)
         #expect(result.failures == [])
         #expect(result.passed.contains("vcek chain to AMD ARK-\(entry.product)"), "\(result.passed)")
@@ -69,7 +69,7 @@ struct ShippedAMDCertificateTests {
         let vcek = try Certificate(der: Fixtures.bytes("snp/genoa-fam19-modA0-v3-vcek.der"))
         let input = try SNPVerification(
             report: report, certificates: [vcek], shippedCertificates: true,
-            at: Date(CorpusVCEK.time, strategy: .iso8601))
+            at: #require(Timestamp(iso8601: CorpusVCEK.time)))
         #expect(input.anchor == .amd(product: "Genoa"))
     }
 
@@ -77,7 +77,7 @@ struct ShippedAMDCertificateTests {
     func onlyTheVLEK() throws {
         let report = try SNPReport(parsing: Fixtures.bytes("snp/milan-v3-aws-vlek-vmpl1-report.bin"))
         let vlek = try Certificate(der: Fixtures.bytes("snp/milan-v3-aws-vlek.der"))
-        let time = try Date("2025-06-01T00:00:00Z", strategy: .iso8601)
+        let time = try #require(Timestamp(iso8601: "2025-06-01T00:00:00Z"))
         let result = SNPVerifier.verify(report: report, certificates: [vlek], shippedCertificates: true, at: time)
         #expect(result.failures == [])
         #expect(result.passed.contains("vlek chain to AMD ARK-Milan"))
@@ -88,7 +88,7 @@ struct ShippedAMDCertificateTests {
         let report = try SNPReport(parsing: Fixtures.bytes("snp/turin-v5-report.bin"))
         let vcek = try Certificate.parse(pemOrDER: Fixtures.bytes("snp/turin-v5-vcek.pem"))
         let chain = try Certificate.parse(pemOrDER: Fixtures.bytes("certs/amd-turin-vcek-ask-ark.pem"))
-        let time = try Date(CorpusVCEK.time, strategy: .iso8601)
+        let time = try #require(Timestamp(iso8601: CorpusVCEK.time))
         let result = SNPVerifier.verify(
             report: report, certificates: vcek + [chain[0]], shippedCertificates: true, at: time)
         #expect(result.failures == [] && result.passed.contains("vcek chain to AMD ARK-Turin"))
@@ -100,7 +100,7 @@ struct ShippedAMDCertificateTests {
     func forgedLeaf() throws {
         let real = try SNPReport(parsing: Fixtures.bytes("snp/genoa-v3-report.bin"))
         let genuine = try Certificate.parse(pemOrDER: Fixtures.bytes("snp/genoa-v3-vcek.pem"))[0]
-        let now = try Date(CorpusVCEK.time, strategy: .iso8601)
+        let now = try #require(Timestamp(iso8601: CorpusVCEK.time))
         let askKey = try PrivateKey.generateRSA(bits: 2048)
         let askName = [("CN", "SEV-Genoa"), ("O", "Advanced Micro Devices")]
         let vcekKey = try PrivateKey.generateEC(.p384)
@@ -139,7 +139,7 @@ struct ShippedAMDCertificateTests {
         #expect(parsed.entries.map(\.kind) == [nil, .vcek])
         let result = try EvidenceVerifier.verifySNP(
             report: report + table, certificates: [], shippedCertificates: true,
-            at: Date(CorpusVCEK.time, strategy: .iso8601))
+            at: #require(Timestamp(iso8601: CorpusVCEK.time)))
         #expect(result.failures == [])
     }
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // TDX verification over the real corpus: signatures, QE binding, PCK chain, collateral, CCEL replay.
 
+import AgentBase
 import Cryptography
 import EvidenceVerification
 import FoundationEssentials
@@ -19,7 +20,7 @@ struct TDXVerifierTests {
     @Test("every real quote verifies to the pinned Intel SGX Root CA", arguments: quotes)
     func verifies(file: String, at: String) throws {
         let quote = try TDXQuote(parsing: Fixtures.bytes("tdx/" + file))
-        let result = TDXVerifier.verify(quote: quote, at: try Date(at, strategy: .iso8601))
+        let result = TDXVerifier.verify(quote: quote, at: try #require(Timestamp(iso8601: at)))
         #expect(result.failures == [])
         #expect(result.passed.contains("pck chain to the Intel SGX Root CA"))
     }
@@ -28,7 +29,7 @@ struct TDXVerifierTests {
     func tampered(file: String, at: String) throws {
         let bytes = try Fixtures.bytes("tdx/" + file)
         let quote = try TDXQuote(parsing: bytes)
-        let date = try Date(at, strategy: .iso8601)
+        let date = try #require(Timestamp(iso8601: at))
         let signedEnd = quote.signedBytes.count
         let qeReportStart = signedEnd + 4 + 64 + 64 + 2 + 4
         let offsets =
@@ -60,7 +61,7 @@ struct TDXVerifierTests {
         let collateral = try TDXCollateral(directory: directory)
         let quote = try TDXQuote(parsing: Fixtures.bytes("tdx/fmspc00a06d080000-v4-quote.dat"))
         let result = TDXVerifier.verify(
-            quote: quote, collateral: collateral, at: try Date("2025-11-01T00:00:00Z", strategy: .iso8601))
+            quote: quote, collateral: collateral, at: try #require(Timestamp(iso8601: "2025-11-01T00:00:00Z")))
         #expect(result.passed.contains("collateral signatures"))
         let statuses = (result.passed + result.failures).filter { $0.lowercased().contains("tcb status") }
         #expect(!statuses.isEmpty, "\(result.failures)")
@@ -70,7 +71,7 @@ struct TDXVerifierTests {
         try Data(info).write(to: URL(fileURLWithPath: directory + "/tdx-tcbinfo-00a06d080000-2025-10-27.json"))
         let tampered = TDXVerifier.verify(
             quote: quote, collateral: try TDXCollateral(directory: directory),
-            at: try Date("2025-11-01T00:00:00Z", strategy: .iso8601))
+            at: try #require(Timestamp(iso8601: "2025-11-01T00:00:00Z")))
         #expect(tampered.codes.contains(.collateralSignatureMismatch))
         #expect(tampered.failures.contains("collateral signature: TCB info"))
     }
@@ -81,7 +82,7 @@ struct TDXVerifierTests {
         // the walk from the PCK must reach the root, not go round the loop.
         let real = try TDXQuote(parsing: Fixtures.bytes("tdx/spr-e4-v4-quote.dat"))
         let intelRoot = try Certificate.parse(pemOrDER: Fixtures.bytes("collateral/intel-sgx-root-ca.pem"))
-        let now = try Date("2024-01-01T00:00:00Z", strategy: .iso8601)
+        let now = try #require(Timestamp(iso8601: "2024-01-01T00:00:00Z"))
         let pckKey = try PrivateKey.generateEC(.p256)
         let otherKey = try PrivateKey.generateEC(.p256)
         let pckName = [("CN", "Intel SGX PCK Certificate")]
@@ -115,12 +116,12 @@ struct TDXVerifierTests {
     func replayMismatch() throws {
         let log = try Fixtures.bytes("tdx/gcp-cos113-ccel-data.dat")
         let quote = try Fixtures.bytes("tdx/gcp-cos113-v4-quote.dat")
-        let at = try Date("2024-09-01T00:00:00Z", strategy: .iso8601)
+        let at = try #require(Timestamp(iso8601: "2024-09-01T00:00:00Z"))
         let matching = try EvidenceVerifier.verifyTDX(quote: quote, eventLog: log, at: at)
         #expect(matching.trusted && matching.passed.contains("event log replays to RTMR0-3"), "\(matching.failures)")
         let other = try EvidenceVerifier.verifyTDX(
             quote: Fixtures.bytes("tdx/azure-v4-quote.dat"), eventLog: log,
-            at: Date("2024-06-01T00:00:00Z", strategy: .iso8601))
+            at: #require(Timestamp(iso8601: "2024-06-01T00:00:00Z")))
         #expect(other.codes == [.rtmrMismatch], "\(other.failures)")
     }
 

@@ -129,7 +129,7 @@ struct VerifyKDSIntegrationTests {
 
     @Test("--kds-crl: a CRL that AMD's ARK did not sign, or none at all, makes the report not trusted")
     func crlRequired() throws {
-        let now = Date()
+        let now = Timestamp.now
         let key = try PrivateKey.generateRSA(bits: 2048)
         let crl = try CertificateRevocationList.sign(
             issuer: [("CN", "ARK-Genoa")], revokedSerialNumbers: [], thisUpdate: now - 60, nextUpdate: now + 3600,
@@ -174,7 +174,7 @@ struct VerifyKDSIntegrationTests {
 struct KDSRevocationListIntegrationTests {
     @Test("a CRL is accepted and cached only when an ARK signed it; another signer's CRL is refused, not cached")
     func crl() throws {
-        let now = Date()
+        let now = Timestamp.now
         let key = try PrivateKey.generateRSA(bits: 2048)
         let name = [("CN", "ARK-Genoa"), ("O", "ccagent tests")]
         var builder = CertificateBuilder(

@@ -42,16 +42,16 @@ struct SimulatorTests {
             try Certificate(der: $0)
         }
         let roots = try Certificate.parse(pemOrDER: Array(SharedSimulators.first.rootsPEM.utf8))
-        let trusted = SNPVerifier.verify(report: report, certificates: certificates, extraRoots: roots, at: Date())
+        let trusted = SNPVerifier.verify(report: report, certificates: certificates, extraRoots: roots, at: .now)
         #expect(trusted.failures == [])
         guard case .snp(let summary) = trusted.summary else { throw FixtureError(message: "not SNP") }
         #expect(summary.simulated)
         let untrusted = SNPVerifier.verify(
-            report: report, certificates: certificates + [SharedSimulators.first.ark], at: Date())
+            report: report, certificates: certificates + [SharedSimulators.first.ark], at: .now)
         #expect(untrusted.failures.contains { $0.hasPrefix("ark:") })
         let otherChip = try Certificate.parse(pemOrDER: Array(SharedSimulators.second.rootsPEM.utf8))
         #expect(
-            !SNPVerifier.verify(report: report, certificates: certificates, extraRoots: otherChip, at: Date()).trusted)
+            !SNPVerifier.verify(report: report, certificates: certificates, extraRoots: otherChip, at: .now).trusted)
     }
 
     @Test("an independent verifier (python cryptography) accepts the report and chain")
@@ -147,8 +147,8 @@ struct TDXSimulatorTests {
         #expect(Array(quote.body.reportData.prefix(3)) == [9, 8, 7])
         #expect(quote.serialize() == evidence.bytes)
         let roots = try Certificate.parse(pemOrDER: Array(state.rootsPEM.utf8))
-        #expect(TDXVerifier.verify(quote: quote, extraRoots: roots, at: Date()).failures == [])
-        #expect(!TDXVerifier.verify(quote: quote, at: Date()).trusted)
+        #expect(TDXVerifier.verify(quote: quote, extraRoots: roots, at: .now).failures == [])
+        #expect(!TDXVerifier.verify(quote: quote, at: .now).trusted)
         let directory = try Fixtures.temporaryDirectory()
         defer { Fixtures.removeTree(directory) }
         try Data(evidence.bytes).write(to: URL(fileURLWithPath: directory + "/quote.dat"))

@@ -213,7 +213,7 @@ struct SimulatedCCELTests {
         #expect(kernel.mrIndex == 2)
         #expect(log.events.filter { $0.eventType == CCELEventType.eventTag }.allSatisfy { $0.mrIndex == 3 })
         // The whole quote still verifies with the simulator's root.
-        let result = TDXVerifier.verify(quote: quote, extraRoots: [state.tdxRoot], at: Date())
+        let result = TDXVerifier.verify(quote: quote, extraRoots: [state.tdxRoot], at: .now)
         #expect(result.trusted, "\(result.failures)")
     }
 
@@ -245,7 +245,7 @@ struct SimulatedCCELTests {
         let log = try #require(evidence.eventLog)
         let good = try EvidenceVerifier.verifyTDX(
             quote: evidence.bytes, eventLog: log, trustRoots: [(name: "sim", bytes: Array(state.tdxRoot.pem.utf8))],
-            at: Date())
+            at: .now)
         #expect(good.trusted, "\(good.failures)")
         var forged = log
         let at = try #require(
@@ -253,7 +253,7 @@ struct SimulatedCCELTests {
         forged[at] = UInt8(ascii: "D")
         let bad = try EvidenceVerifier.verifyTDX(
             quote: evidence.bytes, eventLog: forged, trustRoots: [(name: "sim", bytes: Array(state.tdxRoot.pem.utf8))],
-            at: Date())
+            at: .now)
         #expect(bad.codes == [.runtimeEventMismatch], "\(bad.failures)")
     }
 

@@ -4,7 +4,6 @@
 import AgentBase
 import Dispatch
 import Logging
-import ServiceLifecycle
 import SystemdSupport
 
 #if canImport(Glibc)
@@ -12,8 +11,8 @@ import Glibc
 #endif
 
 /// The agent as a long-running service: boot unlock, READY=1, then (after switch-root) the socket
-/// that serves sealed secrets to LoadCredential=, until SIGTERM.
-public struct AgentService: Service {
+/// that serves sealed secrets to LoadCredential=, until SIGTERM or SIGINT.
+public struct AgentService: Sendable {
     let request: BootUnlockRequest
     let logger: Logger
     let credentialSocket: String?
@@ -39,7 +38,10 @@ public struct AgentService: Service {
     /// Whether this process runs in the initrd (the boot), not after switch-root.
     public static var runsInInitrd: Bool { BootPhase.isInitrd }
 
-    public func run() async throws {
+    /// The boot unlock, then (after switch-root) the credential socket until `shutdown` reports a signal.
+    /// A signal during the boot unlock lets it finish (it records its outcome and applies its fallback);
+    /// the daemon then stops instead of serving.
+    public func run(shutdown: ShutdownSignals) async throws {
         let notifier = ServiceNotifier()
         // In the initrd this is the boot: the configured fallback applies (poweroff by default).
         let state = BootUnlock.runAsBoot(request, boot: BootPhase.isInitrd, logger: logger, notifier: notifier)
@@ -60,7 +62,8 @@ public struct AgentService: Service {
         let thread = DispatchQueue(label: "ccagent.credentials")
         thread.async { server.serve() }
         notifier.status("serving credentials on \(credentialSocket)")
-        try? await gracefulShutdown()
+        let signal = await shutdown.wait()
+        logger.debug("signal \(signal) caught, shutting down")
         notifier.stopping()
         server.shutdown()
     }
@@ -78,13 +81,10 @@ public enum AgentLogging {
 }
 
 extension AgentService {
-    /// Runs the service until SIGTERM or SIGINT (graceful shutdown).
+    /// Runs the service until SIGTERM or SIGINT (graceful shutdown): from here on neither signal kills
+    /// the process; the first one ends the serving, later ones are ignored. In the initrd ``run(shutdown:)``
+    /// returns after the boot unlock: that is the normal end, not a failure.
     public func runUntilSignalled() async throws {
-        // In the initrd run() returns after the boot unlock: that is the normal end, not a failure.
-        let service = ServiceGroupConfiguration.ServiceConfiguration(
-            service: self, successTerminationBehavior: .gracefullyShutdownGroup)
-        let group = ServiceGroup(
-            configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        try await run(shutdown: ShutdownSignals([SIGTERM, SIGINT]))
     }
 }

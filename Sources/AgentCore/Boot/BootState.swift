@@ -2,7 +2,7 @@
 // The outcome of a boot unlock run, written atomically to /run/ccagent/state.json for `ccagent status`.
 
 import AgentBase
-import FoundationEssentials
+import CanonicalJSON
 
 #if canImport(Glibc)
 import Glibc
@@ -156,9 +156,7 @@ extension BootState {
         if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
             try FileIO.makeDirectory(String(path[..<slash]), mode: 0o755)
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try FileIO.writeAtomically(path: path, mode: 0o644, bytes: Array(try encoder.encode(self)))
+        try FileIO.writeAtomically(path: path, mode: 0o644, bytes: jsonValue.prettyPrintedBytes())
     }
 
     /// Reads a state file; nil when there is none (no boot unlock ran since the machine started).
@@ -169,6 +167,165 @@ extension BootState {
         } catch let error as FileIOError where error.errno == ENOENT {
             return nil
         }
-        return try JSONDecoder().decode(BootState.self, from: Data(bytes))
+        return try BootState(json: bytes)
+    }
+}
+
+/// A state file that is not a boot state (truncated, hand-edited, or from an incompatible version).
+public struct BootStateError: CodedError, Equatable {
+    public var message: String
+    public var errorCode: ErrorCode { ErrorCode("state.unreadable") }
+    public var description: String { "failed to read the boot state: \(message)" }
+}
+
+// MARK: JSON (the documented status schema; keys as in CodingKeys)
+
+extension BootState {
+    /// The state as JSON, with the keys of ``CodingKeys``; absent optionals are left out.
+    public var jsonValue: JSONValue {
+        var members: [(String, JSONValue)] = [
+            ("version", .integer(version)), ("started_at", .string(startedAt)), ("boot_phase", .string(bootPhase)),
+            ("outcome", .string(outcome.rawValue)), ("phases", .array(phases.map(\.jsonValue))),
+            ("volumes", .array(volumes.map(\.jsonValue))), ("total_ms", .number(totalMilliseconds)),
+        ]
+        if let tee { members.append(("tee", .string(tee))) }
+        if let broker { members.append(("broker", .string(broker))) }
+        if let fallback { members.append(("fallback", .string(fallback))) }
+        return .object(members)
+    }
+
+    /// Parses a state file (as written by ``write(to:)``, or by earlier versions of the agent).
+    public init(json bytes: [UInt8]) throws(BootStateError) {
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(bytes)
+        } catch {
+            throw BootStateError(message: "\(error)")
+        }
+        let fields = JSONFields(json, "the state")
+        let phases = try fields.array("phases").map { value throws(BootStateError) in try Phase(json: value) }
+        let volumes = try fields.array("volumes").map { value throws(BootStateError) in try VolumeOutcome(json: value) }
+        self.init(
+            startedAt: try fields.string("started_at"), bootPhase: try fields.string("boot_phase"),
+            tee: try fields.optionalString("tee"), broker: try fields.optionalString("broker"),
+            outcome: try fields.enumeration("outcome"), phases: phases, volumes: volumes,
+            totalMilliseconds: try fields.double("total_ms"), fallback: try fields.optionalString("fallback"))
+        version = try fields.integer("version")
+    }
+}
+
+extension BootState.Phase {
+    var jsonValue: JSONValue {
+        var members: [(String, JSONValue)] = [
+            ("name", .string(name)), ("outcome", .string(outcome.rawValue)),
+            ("duration_ms", .number(durationMilliseconds)),
+        ]
+        if let errorCode { members.append(("error_code", .string(errorCode))) }
+        if let message { members.append(("message", .string(message))) }
+        return .object(members)
+    }
+
+    init(json: JSONValue) throws(BootStateError) {
+        let fields = JSONFields(json, "a phase")
+        self.init(
+            name: try fields.string("name"), outcome: try fields.enumeration("outcome"),
+            durationMilliseconds: try fields.double("duration_ms"), errorCode: try fields.optionalString("error_code"),
+            message: try fields.optionalString("message"))
+    }
+}
+
+extension BootState.VolumeOutcome {
+    var jsonValue: JSONValue {
+        var members: [(String, JSONValue)] = [
+            ("device", .string(device)), ("name", .string(name)), ("outcome", .string(outcome.rawValue)),
+        ]
+        if let uuid { members.append(("uuid", .string(uuid))) }
+        if let errorCode { members.append(("error_code", .string(errorCode))) }
+        if let message { members.append(("message", .string(message))) }
+        if let durationMilliseconds { members.append(("duration_ms", .number(durationMilliseconds))) }
+        if let measurement { members.append(("measurement", .string(measurement))) }
+        return .object(members)
+    }
+
+    init(json: JSONValue) throws(BootStateError) {
+        let fields = JSONFields(json, "a volume")
+        self.init(
+            device: try fields.string("device"), name: try fields.string("name"), uuid: try fields.optionalString("uuid"),
+            outcome: try fields.enumeration("outcome"), errorCode: try fields.optionalString("error_code"),
+            message: try fields.optionalString("message"), durationMilliseconds: try fields.optionalDouble("duration_ms"),
+            measurement: try fields.optionalString("measurement"))
+    }
+}
+
+/// Typed access to one JSON object's members, with errors naming the object and the key. A missing
+/// optional member and `null` both read as nil; members it does not know are ignored.
+private struct JSONFields {
+    let members: [(String, JSONValue)]
+    let what: String
+    let problem: String?
+
+    init(_ value: JSONValue, _ what: String) {
+        self.what = what
+        if case .object(let members) = value {
+            self.members = members
+            problem = nil
+        } else {
+            self.members = []
+            problem = "\(what) is not a JSON object"
+        }
+    }
+
+    func fail(_ key: String, _ detail: String) -> BootStateError {
+        BootStateError(message: problem ?? "\(what): '\(key)' \(detail)")
+    }
+
+    func value(_ key: String) -> JSONValue? {
+        guard let value = members.first(where: { $0.0 == key })?.1, !value.isNull else { return nil }
+        return value
+    }
+
+    func required(_ key: String) throws(BootStateError) -> JSONValue {
+        guard let value = value(key) else { throw fail(key, "is missing") }
+        return value
+    }
+
+    func string(_ key: String) throws(BootStateError) -> String {
+        guard let text = try required(key).stringValue else { throw fail(key, "is not a string") }
+        return text
+    }
+
+    func optionalString(_ key: String) throws(BootStateError) -> String? {
+        guard value(key) != nil else { return nil }
+        return try string(key)
+    }
+
+    func double(_ key: String) throws(BootStateError) -> Double {
+        guard case .number(let text) = try required(key), let number = Double(text) else {
+            throw fail(key, "is not a number")
+        }
+        return number
+    }
+
+    func optionalDouble(_ key: String) throws(BootStateError) -> Double? {
+        guard value(key) != nil else { return nil }
+        return try double(key)
+    }
+
+    func integer(_ key: String) throws(BootStateError) -> Int {
+        guard case .number(let text) = try required(key), let number = Int(text) else {
+            throw fail(key, "is not an integer")
+        }
+        return number
+    }
+
+    func array(_ key: String) throws(BootStateError) -> [JSONValue] {
+        guard let values = try required(key).arrayValue else { throw fail(key, "is not an array") }
+        return values
+    }
+
+    func enumeration<T: RawRepresentable>(_ key: String) throws(BootStateError) -> T where T.RawValue == String {
+        let text = try string(key)
+        guard let value = T(rawValue: text) else { throw fail(key, "has the unknown value '\(text)'") }
+        return value
     }
 }

@@ -5,7 +5,6 @@
 
 import AgentBase
 import Cryptsetup
-import FoundationEssentials
 import KBSClient
 import KBSProtocol
 import LUKSBinding
@@ -409,7 +408,7 @@ extension Logger.Metadata {
 final class Stopwatch {
     let start = Stopwatch.now()
     private(set) var last = Stopwatch.now()
-    let startedAt: String = Date().formatted(.iso8601)
+    let startedAt: String = Timestamp.now.iso8601
 
     static func now() -> Double {
         var time = timespec()

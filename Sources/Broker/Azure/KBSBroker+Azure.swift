@@ -17,7 +17,7 @@ extension KBSBroker {
     /// (evidence v2) writes it into the HCL user data, and the HCL report's variable data, hashed into
     /// REPORT_DATA, carries it into the hardware report.
     func verifyAzure(
-        _ evidence: JSONValue, tee name: String, expectedReportData expected: [UInt8], at time: Date = Date()
+        _ evidence: JSONValue, tee name: String, expectedReportData expected: [UInt8], at time: Timestamp = .now
     ) -> Verdict {
         guard let tee = AzureEvidence.TEE(rawValue: name) else { return .failure("TEE '\(name)' is not Azure's") }
         let parsed: AzureEvidence

@@ -61,7 +61,7 @@ extension KBSBroker {
             }
         }
         certificates = leaves + certificates + configuration.certificates
-        let now = Date()
+        let now = Timestamp.now
         var fetched: [Certificate] = []
         var result = SNPVerifier.verify(
             report: report, certificates: certificates, extraRoots: configuration.trustedSimulatorRoots,

@@ -26,7 +26,7 @@ extension KBSBroker {
         }
         let result = TDXVerifier.verify(
             quote: quote, extraRoots: configuration.trustedSimulatorRoots, collateral: configuration.tdxCollateral,
-            at: Date())
+            at: .now)
         guard result.trusted else {
             return .failure("TDX evidence not trusted: " + result.failures.joined(separator: "; "))
         }

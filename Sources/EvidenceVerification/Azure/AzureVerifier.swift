@@ -2,7 +2,7 @@
 // Verifies Azure vTPM evidence (az-snp-vtpm, az-tdx-vtpm): the TPM quote, the HCL bindings, the hardware report.
 
 import Cryptography
-import FoundationEssentials
+import AgentBase
 import TEEEvidence
 
 /// Verifies Azure confidential-VM evidence as Trustee's `az-snp-vtpm` and `az-tdx-vtpm` verifiers do, by
@@ -38,7 +38,7 @@ public enum AzureVerifier {
     public static func verify(
         evidence: AzureEvidence, expectedReportData: [UInt8], certificates: [Certificate] = [],
         extraRoots: [Certificate] = [], revocationLists: [CertificateRevocationList] = [],
-        collateral: TDXCollateral? = nil, at time: Date,
+        collateral: TDXCollateral? = nil, at time: Timestamp,
         checks: [any VerificationCheck<AzureVerification>] = AzureVerifier.standardChecks
     ) -> VerificationResult {
         var result = checks.evaluate(AzureVerification(evidence: evidence, expectedReportData: expectedReportData))
@@ -79,7 +79,7 @@ extension EvidenceVerifier {
     ///   - collateralDirectory: Intel PCS collateral for the TD quote's TCB status.
     public static func verifyAzure(
         evidence: [UInt8], reportData: [UInt8], certificates: [NamedBytes] = [], trustRoots: [NamedBytes] = [],
-        collateralDirectory: String? = nil, at time: Date
+        collateralDirectory: String? = nil, at time: Timestamp
     ) throws(VerificationError) -> VerificationResult {
         let parsed: AzureEvidence
         do {

@@ -2,7 +2,7 @@
 // Every certificate of the resolved chain is valid at the verification time.
 
 import Cryptography
-import FoundationEssentials
+import AgentBase
 
 /// Each certificate of the chain, leaf to root, is valid at the verification time (the corpus holds
 /// expired certificates: the time is a parameter, never the clock).

@@ -2,7 +2,7 @@
 // What the shared certificate checks (validity, revocation) need from SNP and TDX inputs.
 
 import Cryptography
-import FoundationEssentials
+import AgentBase
 
 /// An input whose certificate chain, from the signing key to a root, has been resolved.
 public protocol ChainEvidence: Sendable {
@@ -12,5 +12,5 @@ public protocol ChainEvidence: Sendable {
     /// CRLs that apply when their issuer is in the chain.
     var revocationLists: [CertificateRevocationList] { get }
     /// The time certificates and CRLs are checked at.
-    var time: Date { get }
+    var time: Timestamp { get }
 }

@@ -2,16 +2,16 @@
 // CRL checks shared by the SNP chain (AMD KDS CRLs) and the TDX PCK chain (Intel PCS CRLs).
 
 import Cryptography
-import FoundationEssentials
+import AgentBase
 
 /// Each CRL whose issuer is in the chain: its signature by that issuer, its freshness at the verification
 /// time, and that no certificate of the chain it issued is listed. CRLs of other issuers are not applicable.
 public struct RevocationCheck<Input: ChainEvidence>: VerificationCheck {
     /// The message for a CRL past its nextUpdate, given the issuer's name and the nextUpdate (where to
     /// fetch a current CRL differs between AMD and Intel).
-    let expired: @Sendable (_ issuerName: String, _ nextUpdate: Date) -> String
+    let expired: @Sendable (_ issuerName: String, _ nextUpdate: Timestamp) -> String
 
-    public init(expired: @escaping @Sendable (_ issuerName: String, _ nextUpdate: Date) -> String) {
+    public init(expired: @escaping @Sendable (_ issuerName: String, _ nextUpdate: Timestamp) -> String) {
         self.expired = expired
     }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // `ccagent verify snp|tdx`: offline verification of attestation evidence; exit 0 only when trusted.
 
+import AgentBase
 import AgentCore
 import ArgumentParser
 import EvidenceVerification
@@ -34,9 +35,9 @@ struct VerificationOptions: ParsableArguments {
     func validate() throws { _ = try time() }
 
     /// The verification time.
-    func time() throws -> Date {
-        guard let at else { return Date() }
-        guard let date = try? Date(at, strategy: .iso8601) else {
+    func time() throws -> Timestamp {
+        guard let at else { return .now }
+        guard let date = Timestamp(iso8601: at) else {
             throw ValidationError("--at must be an RFC 3339 time such as 2025-01-01T00:00:00Z, got '\(at)'")
         }
         return date

@@ -108,7 +108,7 @@ struct KDSOptions: ParsableArguments {
         if product == nil,
             let input = try? SNPVerification(
                 report: report, certificates: certificates + fetched, extraRoots: trustRoots,
-                shippedCertificates: true, at: Date()), case .amd(let anchor) = input.anchor
+                shippedCertificates: true, at: .now), case .amd(let anchor) = input.anchor
         {
             product = anchor
         }

@@ -3,7 +3,6 @@
 
 import AgentBase
 import Cryptography
-import FoundationEssentials
 import TEEEvidence
 
 /// An SNP report with the certificate of the key that signed it (VCEK or VLEK) and the chain above it,
@@ -21,7 +20,7 @@ public struct SNPVerification: ChainEvidence {
     /// Roots trusted besides AMD's pinned ARKs (e.g. the simulator's).
     public let extraRoots: [Certificate]
     public let revocationLists: [CertificateRevocationList]
-    public let time: Date
+    public let time: Timestamp
 
     /// Whether the chain above the leaf came from the given certificates or from ``AMDCertificates``.
     public let usedShippedCertificates: Bool
@@ -36,7 +35,7 @@ public struct SNPVerification: ChainEvidence {
     /// intermediate) is taken, and the ARK must still match ``TrustAnchors/amdARK`` (``SNPChainCheck``).
     public init(
         report: SNPReport, certificates: [Certificate], extraRoots: [Certificate] = [],
-        revocationLists: [CertificateRevocationList] = [], shippedCertificates: Bool = false, at time: Date
+        revocationLists: [CertificateRevocationList] = [], shippedCertificates: Bool = false, at time: Timestamp
     ) throws(VerificationFailure) {
         let keyKind = report.signingKey
         guard keyKind != .none, !report.chipKeyMasked else {
@@ -49,7 +48,7 @@ public struct SNPVerification: ChainEvidence {
             certificate.publicKey.ecCoordinates?.curve == .p384
         }
         let leaf =
-            leafCandidates.first { $0.subject.contains("SEV-\(label)") }
+            leafCandidates.first { $0.subject.containsText("SEV-\(label)") }
             ?? leafCandidates.first { candidate in
                 let (r, s) = report.signatureBigEndian()
                 return candidate.publicKey.verifyECDSA(.sha384, r: r, s: s, data: report.signedBytes)

@@ -3,7 +3,6 @@
 
 import AgentBase
 import Cryptography
-import FoundationEssentials
 import TEEEvidence
 
 /// A TDX quote with the PCK certificate chain of its certification data, the chain's self-signed root
@@ -19,12 +18,12 @@ public struct TDXVerification: ChainEvidence {
     /// Roots trusted besides the Intel SGX Root CA (e.g. the simulator's).
     public let extraRoots: [Certificate]
     public let collateral: TDXCollateral?
-    public let time: Date
+    public let time: Timestamp
 
     /// Reads the PCK chain of the quote's certification data (PEM, NUL-padded). Throws when it holds no
     /// readable certificate: no chain check can run then.
     public init(
-        quote: TDXQuote, extraRoots: [Certificate] = [], collateral: TDXCollateral? = nil, at time: Date
+        quote: TDXQuote, extraRoots: [Certificate] = [], collateral: TDXCollateral? = nil, at time: Timestamp
     ) throws(VerificationFailure) {
         var chainBytes = quote.pckChain
         while chainBytes.last == 0 { chainBytes.removeLast() }

@@ -176,7 +176,8 @@ let package = Package(
             name: "KBSTests",
             dependencies: [
                 "CanonicalJSON",
-                "AgentBase", "KBSProtocol", "KBSClient", "HTTPClient", "Cryptography", "SecureMemory", "TEEEvidence", "TestSupport",
+                "AgentBase", "KBSProtocol", "KBSClient", "Cryptography", "SecureMemory", "TEEEvidence", "TestSupport",
+                "HTTPClient",
             ],
             swiftSettings: strict),
         .testTarget(

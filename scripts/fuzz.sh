@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-180}
-all_targets=(evidence json config luks kbs)
+all_targets=(evidence json config luks kbs http)
 if (($# > 1)); then
     shift
     targets=("$@")
@@ -118,6 +118,12 @@ if selected kbs; then
     # kbs-protocol.md §4 vector.
     CCAGENT_FUZZ_SEEDS="$out/seeds-kbs" "$out/kbs/fuzz-kbs" >/dev/null 2>&1 ||
         { echo "fuzz: the kbs target could not write its seeds" >&2; exit 1; }
+fi
+if selected http; then
+    # The HTTP/1.1 response parser alone (pure Swift, no imports); seeds are written by the target.
+    build http Sources/HTTPClient/ResponseParser.swift
+    CCAGENT_FUZZ_SEEDS="$out/seeds-http" "$out/http/fuzz-http" >/dev/null 2>&1 ||
+        { echo "fuzz: the http target could not write its seeds" >&2; exit 1; }
 fi
 for target in "${targets[@]}"; do
     if [[ $target == config ]]; then run config; else run "$target" "$(pwd)/$out/seeds-$target"; fi

@@ -67,7 +67,8 @@ final class TLSContext {
             pin = nil
             guard SSL_CTX_load_verify_locations(context, path, nil) == 1 else {
                 throw HTTPError(
-                    .tls, "the CA file '\(path)' could not be loaded (missing, unreadable or not PEM): "
+                    .tls,
+                    "the CA file '\(path)' could not be loaded (missing, unreadable or not PEM): "
                         + openSSLErrors(), url: url)
             }
             SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)
@@ -287,7 +288,8 @@ final class Connection {
             let verify = SSL_get_verify_result(ssl)
             guard verify == Int(X509_V_OK) else {
                 throw HTTPError(
-                    .tls, "the server's certificate was refused: "
+                    .tls,
+                    "the server's certificate was refused: "
                         + String(cString: X509_verify_cert_error_string(verify)), url: budget.url)
             }
         }
@@ -390,7 +392,9 @@ final class Connection {
     private var received: [UInt8] = []
 
     /// Plain http: reads into ``received``; false at the end of the stream.
-    private func fillPlain(until deadline: Double, timeout: () -> HTTPError) throws(HTTPError)
+    private func fillPlain(
+        until deadline: Double, timeout: () -> HTTPError
+    ) throws(HTTPError)
         -> Bool
     {
         let count = try recvSome(until: deadline, timeout: timeout)
@@ -400,7 +404,9 @@ final class Connection {
     }
 
     /// TLS: moves socket bytes into the read BIO; false at the end of the stream.
-    private func fillInput(until deadline: Double, timeout: () -> HTTPError) throws(HTTPError)
+    private func fillInput(
+        until deadline: Double, timeout: () -> HTTPError
+    ) throws(HTTPError)
         -> Bool
     {
         let count = try recvSome(until: deadline, timeout: timeout)
@@ -409,7 +415,9 @@ final class Connection {
         return true
     }
 
-    private func recvSome(until deadline: Double, timeout: () -> HTTPError) throws(HTTPError)
+    private func recvSome(
+        until deadline: Double, timeout: () -> HTTPError
+    ) throws(HTTPError)
         -> Int
     {
         while true {

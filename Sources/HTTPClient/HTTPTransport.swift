@@ -130,7 +130,9 @@ public final class HTTPSession {
     }
 
     /// Sends the request and reads the response; the flag says whether the connection may be kept.
-    private func exchange(_ connection: Connection, request: [UInt8], bodyless: Bool, budget: Budget)
+    private func exchange(
+        _ connection: Connection, request: [UInt8], bodyless: Bool, budget: Budget
+    )
         throws(ConnectionFailure) -> (HTTPResponse, Bool)
     {
         var parser = HTTPResponseParser(
@@ -187,7 +189,9 @@ public final class HTTPSession {
 
     /// The request head and body. Caller headers are `Name: value`; Host, Content-Length, Connection and
     /// Transfer-Encoding are the transport's own.
-    static func request(method: String, url: HTTPURL, headers: [String], body: [UInt8]?) throws(HTTPError)
+    static func request(
+        method: String, url: HTTPURL, headers: [String], body: [UInt8]?
+    ) throws(HTTPError)
         -> [UInt8]
     {
         guard !method.isEmpty, method.utf8.allSatisfy(HTTPResponseParser.isTokenByte) else {

@@ -247,7 +247,8 @@ public struct HTTPResponseParser: Sendable {
     private mutating func countLineByte() throws(HTTPParseError) {
         if state == .chunkSize {
             guard line.count + (sawCR ? 1 : 0) <= limits.maximumChunkLineBytes else {
-                throw HTTPParseError(.malformed, "a chunk-size line is longer than \(limits.maximumChunkLineBytes) bytes")
+                throw HTTPParseError(
+                    .malformed, "a chunk-size line is longer than \(limits.maximumChunkLineBytes) bytes")
             }
             return
         }
@@ -346,7 +347,8 @@ public struct HTTPResponseParser: Sendable {
             switch field.name {
             case "content-length": lengths += Self.list(field.value)
             case "transfer-encoding": codings += Self.list(field.value).map { $0.lowercased() }
-            case "connection": if Self.list(field.value).contains(where: { $0.lowercased() == "close" }) { close = true }
+            case "connection":
+                if Self.list(field.value).contains(where: { $0.lowercased() == "close" }) { close = true }
             default: break
             }
         }
@@ -366,7 +368,8 @@ public struct HTTPResponseParser: Sendable {
             }
             guard codings == ["chunked"] else {
                 throw HTTPParseError(
-                    .malformed, "the transfer coding '\(codings.joined(separator: ", "))' is not supported (only chunked)")
+                    .malformed,
+                    "the transfer coding '\(codings.joined(separator: ", "))' is not supported (only chunked)")
             }
             keepAlive = !close
             state = .chunkSize

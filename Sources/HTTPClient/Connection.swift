@@ -135,6 +135,7 @@ final class Connection {
                 try? flushOutput(until: monotonicNow(), budget: nil)
             }
             SSL_free(ssl)  // frees both BIOs
+            ERR_clear_error()  // nothing of this connection's is left for the thread's next OpenSSL caller
             self.ssl = nil
         }
         if fd >= 0 {

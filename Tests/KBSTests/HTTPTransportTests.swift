@@ -140,7 +140,7 @@ final class CountingRelay: @unchecked Sendable {
 
     init(upstreamPort: UInt16) throws {
         upstream = upstreamPort
-        listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var address = Self.loopback(port: 0)
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) {
@@ -148,9 +148,12 @@ final class CountingRelay: @unchecked Sendable {
                 bind(listener, $0, length) == 0 && listen(listener, 16) == 0 && getsockname(listener, $0, &length) == 0
             }
         }
-        guard bound else { throw FixtureError(message: "relay listen failed: errno \(errno)") }
+        guard bound else {
+            close(listener)
+            throw FixtureError(message: "relay listen failed: errno \(errno)")
+        }
+        self.listener = listener
         port = UInt16(bigEndian: address.sin_port)
-        let listener = self.listener
         DispatchQueue.global().async { [self] in
             while true {
                 let client = accept(listener, nil, nil)
@@ -374,7 +377,7 @@ struct HTTPTransportTests {
         }
         let allowed = session(server, insecure: true)
         #expect(try get(allowed, server.url(scheme: "http")) == "connection=1 request=1 path=/x")
-        #expect(try get(allowed, server.url(scheme: "http", "/y")) == "connection=1 request=2 path=/y")
+        #expect(try get(allowed, server.url("/y", scheme: "http")) == "connection=1 request=2 path=/y")
     }
 
     @Test("connection refused is unreachable; a listener that never answers is a timeout at the connect timeout")

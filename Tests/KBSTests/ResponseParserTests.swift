@@ -158,7 +158,7 @@ struct ResponseParserTests {
     }
 
     @Test("the header block, the header count and the body are capped")
-    func limits() {
+    func caps() {
         let many = String(repeating: "X-Flood: y\r\n", count: 101)
         #expect(kind("HTTP/1.1 200 OK\r\n\(many)\r\n") == .tooLarge, "more than 100 headers")
         let long = "X-Long: " + String(repeating: "a", count: 70_000)

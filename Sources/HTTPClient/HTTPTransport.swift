@@ -180,7 +180,9 @@ public final class HTTPSession {
                 error: HTTPError(.unreachable, "no response", url: budget.url), closedBeforeResponse: false)
         }
         // Bytes after the response were never asked for (no pipelining): the connection is not trusted again.
-        let reusable = parsed.keepAlive && !surplus
+        // Nor after an error status: servers often answer those without reading the request body, whose
+        // unread rest would then be taken for the next request.
+        let reusable = parsed.keepAlive && !surplus && parsed.status < 400
         let response = HTTPResponse(
             status: parsed.status, body: parsed.body, setCookies: parsed.values(of: "set-cookie"),
             contentType: parsed.values(of: "content-type").first.map { HTTPResponseParser.asciiLowercased($0.utf8) })

@@ -115,7 +115,8 @@ final class ScriptedHTTPServer: @unchecked Sendable {
                     conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n" + body)
                     conn = conn.unwrap() if transport == "tls" else conn  # close_notify, then the TCP close
                     break
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+                status = b"404 Not Found" if "/missing" in line else b"200 OK"
+                conn.sendall(b"HTTP/1.1 %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % (status, len(body)) + body)
                 if mode == "close-idle":
                     time.sleep(0.2)
                     break  # closes the kept-alive connection while the client is idle
@@ -256,6 +257,17 @@ struct HTTPTransportTests {
         let transport = HTTPTransport(trust: .caFile(server.pki.caPEM), maximumResponseBytes: 1 << 20)
         let single = try transport.perform(method: "GET", url: server.url(), connectTimeout: 1, totalTimeout: 3)
         #expect(String(decoding: single.body, as: UTF8.self) == "connection=2 request=1 path=/x")
+    }
+
+    @Test("an error status is returned, and the connection is not reused after it")
+    func errorStatus() throws {
+        let server = try ScriptedHTTPServer(mode: "normal")
+        let session = session(server)
+        let missing = try session.perform(
+            method: "GET", url: server.url("/missing"), connectTimeout: 1, totalTimeout: 3)
+        #expect(missing.status == 404)
+        #expect(try get(session, server.url("/x")) == "connection=2 request=1 path=/x")
+        #expect(try get(session, server.url("/y")) == "connection=2 request=2 path=/y")
     }
 
     @Test("a chunked body (with extensions and a trailer, in two writes) is decoded; the connection is kept")

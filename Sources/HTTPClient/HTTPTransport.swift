@@ -163,11 +163,16 @@ public final class HTTPSession {
                     surplus = try parser.feed(bytes[...]) < bytes.count
                 }
             } catch {
-                let code: HTTPError.Code = error.kind == .tooLarge ? .tooLarge : .unreachable
+                let code: HTTPError.Code =
+                    error.kind == .tooLarge || error.kind == .headersTooLarge ? .tooLarge : .unreachable
                 let message =
                     switch error.kind {
                     case .malformed: "the server's response is not valid HTTP/1.1: \(error.message)"
-                    case .tooLarge: "the response was abandoned: \(error.message)"
+                    case .tooLarge:
+                        "the response exceeded \(transport.maximumResponseBytes) bytes and was abandoned "
+                            + "(\(error.message))"
+                    case .headersTooLarge:
+                        "the response headers exceeded their limits and were abandoned: \(error.message)"
                     case .truncated: error.message
                     }
                 throw ConnectionFailure(

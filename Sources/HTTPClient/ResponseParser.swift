@@ -42,8 +42,10 @@ public struct HTTPParseError: Error, Sendable, Equatable, CustomStringConvertibl
     public enum Kind: Sendable, Equatable {
         /// Not HTTP/1.x as this parser accepts it (see the file's comment).
         case malformed
-        /// Over a limit: the header block, the header count or the body cap.
+        /// The body is over its cap.
         case tooLarge
+        /// Over a header limit: the header block's bytes or the header count (trailers alike).
+        case headersTooLarge
         /// The connection closed before the response was complete.
         case truncated
     }
@@ -255,7 +257,7 @@ public struct HTTPResponseParser: Sendable {
         headBytes += 1
         guard headBytes + 1 <= limits.maximumHeaderBytes else {
             throw HTTPParseError(
-                .tooLarge, "the response \(lineKind) exceed \(limits.maximumHeaderBytes) bytes")
+                .headersTooLarge, "the response \(lineKind) exceed \(limits.maximumHeaderBytes) bytes")
         }
     }
 
@@ -272,7 +274,8 @@ public struct HTTPResponseParser: Sendable {
                 try endOfHead()
             } else {
                 guard headers.count < limits.maximumHeaderCount else {
-                    throw HTTPParseError(.tooLarge, "the response has more than \(limits.maximumHeaderCount) headers")
+                    throw HTTPParseError(
+                        .headersTooLarge, "the response has more than \(limits.maximumHeaderCount) headers")
                 }
                 headers.append(try Self.headerField(line))
             }
@@ -294,7 +297,8 @@ public struct HTTPResponseParser: Sendable {
                 state = .done
             } else {
                 guard trailerCount < limits.maximumHeaderCount else {
-                    throw HTTPParseError(.tooLarge, "the response has more than \(limits.maximumHeaderCount) trailers")
+                    throw HTTPParseError(
+                        .headersTooLarge, "the response has more than \(limits.maximumHeaderCount) trailers")
                 }
                 _ = try Self.headerField(line)  // validated, then dropped: no caller needs trailers
                 trailerCount += 1

@@ -160,9 +160,9 @@ struct ResponseParserTests {
     @Test("the header block, the header count and the body are capped")
     func caps() {
         let many = String(repeating: "X-Flood: y\r\n", count: 101)
-        #expect(kind("HTTP/1.1 200 OK\r\n\(many)\r\n") == .tooLarge, "more than 100 headers")
+        #expect(kind("HTTP/1.1 200 OK\r\n\(many)\r\n") == .headersTooLarge, "more than 100 headers")
         let long = "X-Long: " + String(repeating: "a", count: 70_000)
-        #expect(kind("HTTP/1.1 200 OK\r\n\(long)") == .tooLarge, "refused before the line even ends")
+        #expect(kind("HTTP/1.1 200 OK\r\n\(long)") == .headersTooLarge, "refused before the line even ends")
         #expect(kind("HTTP/1.1 200 OK\r\nContent-Length: 1025\r\n\r\n") == .tooLarge, "refused from the header")
         #expect(kind("HTTP/1.1 200 OK\r\nContent-Length: 1024\r\n\r\n") == nil, "the cap itself is allowed")
         let chunk = "200\r\n" + String(repeating: "a", count: 512) + "\r\n"

@@ -144,7 +144,7 @@ if [[ ${CCAGENT_FUZZ_RESULTS:-} != "" ]]; then
         echo "Written by \`make fuzz\` (every target) or \`scripts/fuzz.sh SECONDS TARGET...\` with"
         echo "CCAGENT_FUZZ_RESULTS=FUZZING.md (those targets; the other rows are kept), on $(nproc) cores; libFuzzer +"
         echo "AddressSanitizer, seeded with the real evidence corpus, the PCS collateral, a real LUKS2 header and KBS"
-        echo "messages and JWEs produced by the code (with the kbs-protocol.md §4 vector). Targets are in Fuzz/."
+        echo "messages, JWEs and HTTP/1.1 responses produced by the code (with the kbs-protocol.md §4 vector). Targets are in Fuzz/."
         echo
         echo "| target | executions | seconds | findings | measured |"
         echo "|---|---|---|---|---|"

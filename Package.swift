@@ -27,8 +27,8 @@ let package = Package(
             name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]),
         .systemLibrary(
-            name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
-            providers: [.apt(["libcurl4-openssl-dev"])]),
+            name: "CTLS", path: "Sources/CTLS", pkgConfig: "libssl",
+            providers: [.apt(["libssl-dev"])]),
         .systemLibrary(
             name: "CCryptsetup", path: "Sources/CCryptsetup", pkgConfig: "libcryptsetup",
             providers: [.apt(["libcryptsetup-dev"])]),
@@ -66,8 +66,8 @@ let package = Package(
             name: "KBSProtocol",
             dependencies: ["AgentBase", "CanonicalJSON", "Cryptography", "SecureMemory", "TEEEvidence"],
             swiftSettings: strict),
-        // HTTPS through libcurl: the one importer of CCurl.
-        .target(name: "HTTPClient", dependencies: ["AgentBase", "CCurl"], swiftSettings: strict),
+        // HTTP/1.1 over TCP and OpenSSL TLS: the one importer of CTLS (libssl).
+        .target(name: "HTTPClient", dependencies: ["AgentBase", "CTLS"], swiftSettings: strict),
         // AMD KDS: VCEKs and CRLs by URL, checked against the report and AMD's pinned roots, cached on disk.
         .target(
             name: "AMDKDS",
@@ -175,6 +175,7 @@ let package = Package(
             dependencies: [
                 "CanonicalJSON",
                 "AgentBase", "KBSProtocol", "KBSClient", "Cryptography", "SecureMemory", "TEEEvidence", "TestSupport",
+                "HTTPClient",
             ],
             swiftSettings: strict),
         .testTarget(

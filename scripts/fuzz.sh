@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-180}
-all_targets=(evidence json config luks kbs)
+all_targets=(evidence json config luks kbs http)
 if (($# > 1)); then
     shift
     targets=("$@")
@@ -119,6 +119,12 @@ if selected kbs; then
     CCAGENT_FUZZ_SEEDS="$out/seeds-kbs" "$out/kbs/fuzz-kbs" >/dev/null 2>&1 ||
         { echo "fuzz: the kbs target could not write its seeds" >&2; exit 1; }
 fi
+if selected http; then
+    # The HTTP/1.1 response parser alone (pure Swift, no imports); seeds are written by the target.
+    build http Sources/HTTPClient/ResponseParser.swift
+    CCAGENT_FUZZ_SEEDS="$out/seeds-http" "$out/http/fuzz-http" >/dev/null 2>&1 ||
+        { echo "fuzz: the http target could not write its seeds" >&2; exit 1; }
+fi
 for target in "${targets[@]}"; do
     if [[ $target == config ]]; then run config; else run "$target" "$(pwd)/$out/seeds-$target"; fi
 done
@@ -138,7 +144,7 @@ if [[ ${CCAGENT_FUZZ_RESULTS:-} != "" ]]; then
         echo "Written by \`make fuzz\` (every target) or \`scripts/fuzz.sh SECONDS TARGET...\` with"
         echo "CCAGENT_FUZZ_RESULTS=FUZZING.md (those targets; the other rows are kept), on $(nproc) cores; libFuzzer +"
         echo "AddressSanitizer, seeded with the real evidence corpus, the PCS collateral, a real LUKS2 header and KBS"
-        echo "messages and JWEs produced by the code (with the kbs-protocol.md §4 vector). Targets are in Fuzz/."
+        echo "messages, JWEs and HTTP/1.1 responses produced by the code (with the kbs-protocol.md §4 vector). Targets are in Fuzz/."
         echo
         echo "| target | executions | seconds | findings | measured |"
         echo "|---|---|---|---|---|"

@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
     # build: the C libraries behind our system-library targets
-    pkg-config libssl-dev libsystemd-dev libcryptsetup-dev libcurl4-openssl-dev
+    pkg-config libssl-dev libsystemd-dev libcryptsetup-dev
     # tests and demo: real LUKS2 images, a real journald, openssl for test CAs, lint
     cryptsetup-bin systemd openssl shellcheck curl ca-certificates
 )

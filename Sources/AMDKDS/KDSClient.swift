@@ -63,7 +63,7 @@ public struct KDSConfiguration: Sendable {
 /// Blocking (libcurl): callers on Swift concurrency or NIO threads run it off their executor.
 public struct KDSClient: Sendable {
     public let configuration: KDSConfiguration
-    private let transport: CurlTransport
+    private let transport: HTTPTransport
 
     public init(configuration: KDSConfiguration) throws(KDSError) {
         let base = configuration.baseURL
@@ -74,7 +74,7 @@ public struct KDSClient: Sendable {
                     + "(they are verified anyway, but a plain-http KDS is refused)")
         }
         self.configuration = configuration
-        self.transport = CurlTransport(
+        self.transport = HTTPTransport(
             trust: configuration.trust, allowInsecureHTTP: false,
             maximumResponseBytes: configuration.maximumResponseBytes)
     }

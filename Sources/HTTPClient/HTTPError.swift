@@ -4,7 +4,7 @@
 import AgentBase
 
 /// A request that did not produce an HTTP response: unreachable, timed out, too large, TLS trust.
-/// HTTP error statuses are not errors here: ``CurlTransport/perform(method:url:headers:body:connectTimeout:totalTimeout:)``
+/// HTTP error statuses are not errors here: ``HTTPTransport/perform(method:url:headers:body:connectTimeout:totalTimeout:)``
 /// returns them.
 public struct HTTPError: CodedError, Equatable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
@@ -22,7 +22,7 @@ public struct HTTPError: CodedError, Equatable {
     }
 
     public var code: Code
-    /// What failed (libcurl's reason for transport failures).
+    /// What failed, and why.
     public var message: String
     public var url: String
     /// A TLS handshake that did not complete (a proxy or forward whose backend is down), as opposed to a

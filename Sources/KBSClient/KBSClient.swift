@@ -42,7 +42,9 @@ public struct KBSClientConfiguration: Sendable {
 public final class KBSClient {
     public let configuration: KBSClientConfiguration
     let attester: any Attester
-    let transport: CurlTransport
+    let transport: HTTPTransport
+    /// One connection (one TLS handshake) for the whole exchange: auth, attest and resources.
+    let session: HTTPSession
     let deadline: Deadline
     var logger: Logger
     private let base: String
@@ -65,9 +67,10 @@ public final class KBSClient {
         }
         self.configuration = configuration
         self.attester = attester
-        self.transport = CurlTransport(
+        self.transport = HTTPTransport(
             trust: configuration.trust, allowInsecureHTTP: configuration.allowInsecureHTTP,
             maximumResponseBytes: configuration.maximumResponseBytes)
+        self.session = HTTPSession(transport: transport)
         self.deadline = Deadline(secondsFromNow: configuration.deadlineSeconds)
         self.logger = logger ?? Logger(label: "ccagent.kbs")
         var trimmed = url
@@ -91,10 +94,14 @@ public final class KBSClient {
     }
 
     /// Runs /auth and /attest (with retries for transient failures within the deadline).
+    ///
+    /// The ephemeral key pair is generated on another thread while /auth is in flight: it is first needed
+    /// for the runtime data, after the challenge. One pair serves every retry of this attestation.
     public func attest() throws {
+        let pendingKeys = KeyPairInBackground(type: configuration.keyType)
         try withRetries(phase: "attest") {
-            let keys = try TEEKeyPair(type: configuration.keyType)
             let challenge = try auth()
+            let keys = try pendingKeys.value()
             let runtime = RuntimeData(nonce: challenge.nonce, teePubKey: keys.publicJWK)
             let digest = runtime.digest(challenge.selectedHash)
             let reportData = attester.teeName == "sample" ? digest : runtime.reportData(challenge.selectedHash)
@@ -182,7 +189,7 @@ public final class KBSClient {
         let remaining = deadline.remaining
         let response: HTTPResponse
         do {
-            response = try transport.perform(
+            response = try session.perform(
                 method: method, url: url, headers: headers, body: body,
                 connectTimeout: min(configuration.connectTimeoutSeconds, remaining),
                 totalTimeout: min(configuration.requestTimeoutSeconds, remaining))

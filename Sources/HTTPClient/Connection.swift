@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // One TCP connection, plain or TLS (OpenSSL over memory BIOs), every wait bounded by a deadline: the only
-// file that touches sockets and the only importer of CTLS besides the TLS context below.
+// file that touches sockets or imports CTLS (libssl).
 
 import AgentBase
 import CTLS

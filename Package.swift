@@ -154,7 +154,8 @@ let package = Package(
             name: "TEEEvidenceTests", dependencies: ["AgentBase", "CanonicalJSON", "TEEEvidence", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
-            name: "CryptographyTests", dependencies: ["AgentBase", "Cryptography", "TestSupport"], swiftSettings: strict),
+            name: "CryptographyTests", dependencies: ["AgentBase", "Cryptography", "TestSupport"],
+            swiftSettings: strict),
         .testTarget(name: "AgentBaseTests", dependencies: ["AgentBase", "CanonicalJSON"], swiftSettings: strict),
         .testTarget(
             name: "EvidenceVerificationTests",

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Builds and signs X.509 certificates (the simulator's chains, test CAs).
 
-import COpenSSL
 import AgentBase
+import COpenSSL
 
 /// A certificate under construction. Extensions are added as raw DER (any OID) or in OpenSSL's
 /// configuration syntax for the standard ones.
@@ -15,7 +15,9 @@ public struct CertificateBuilder {
     var rawExtensions: [(oid: String, critical: Bool, der: [UInt8])] = []
     var configExtensions: [(name: String, value: String)] = []
 
-    public init(subject: [(String, String)], serial: [UInt8], notBefore: Timestamp, notAfter: Timestamp, publicKey: PublicKey) {
+    public init(
+        subject: [(String, String)], serial: [UInt8], notBefore: Timestamp, notAfter: Timestamp, publicKey: PublicKey
+    ) {
         self.subject = subject
         self.serial = serial
         self.notBefore = notBefore

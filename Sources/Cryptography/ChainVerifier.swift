@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // X.509 chain validation with OpenSSL's X509_verify_cert at a caller-given time.
 
-import COpenSSL
 import AgentBase
+import COpenSSL
 
 /// Chain validation with OpenSSL's `X509_verify_cert` at a fixed time.
 public enum ChainVerifier {

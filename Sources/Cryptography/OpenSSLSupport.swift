@@ -115,7 +115,7 @@ enum PEM {
     }
 }
 
-/// Standard base64 (RFC 4648 §4) for PEM; the protocol modules use FoundationEssentials' Data.
+/// Standard base64 (RFC 4648 §4) for PEM; the protocol modules have their own (KBSProtocol.Base64).
 enum Base64 {
     static func encode(_ bytes: [UInt8]) -> String {
         let table = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)

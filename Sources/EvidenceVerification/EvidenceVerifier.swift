@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Verification from raw inputs (evidence bytes, certificate files, collateral): the entry point of `verify`.
 
-import Cryptography
 import AgentBase
+import Cryptography
 import TEEEvidence
 
 /// Verifies evidence given as bytes, with certificates given as named files' bytes (PEM bundles or DER).

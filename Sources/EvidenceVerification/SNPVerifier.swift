@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Verifies an SNP report: signature, VCEK/VLEK chain to a pinned ARK, TCB and chip id against the certificate.
 
-import Cryptography
 import AgentBase
+import Cryptography
 import TEEEvidence
 
 /// Verifies SNP attestation reports by running ``standardChecks`` on the report and its resolved chain

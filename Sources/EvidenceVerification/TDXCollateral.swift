@@ -37,7 +37,8 @@ public struct TDXCollateral: Sendable {
                 chain = try Certificate.parse(pemOrDER: FileIO.read(path: path, limit: TDXCollateral.fileLimit))
             } else if lower.containsText("crl") && [".der", ".pem", ".crl"].contains(where: lower.hasSuffix) {
                 crls.append(
-                    try CertificateRevocationList.parse(pemOrDER: FileIO.read(path: path, limit: TDXCollateral.fileLimit)))
+                    try CertificateRevocationList.parse(
+                        pemOrDER: FileIO.read(path: path, limit: TDXCollateral.fileLimit)))
             }
         }
         revocationLists = crls

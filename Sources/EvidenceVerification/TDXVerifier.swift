@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Verifies a TDX quote: quote signature, QE report binding and signature, PCK chain to the Intel root.
 
-import Cryptography
 import AgentBase
+import Cryptography
 import TEEEvidence
 
 /// Verifies TDX quotes (v4/v5) by running ``quoteChecks`` on the quote, then ``chainChecks`` on the quote

@@ -27,20 +27,30 @@ public final class ShutdownSignals: @unchecked Sendable {
         var waiters: [CheckedContinuation<Int32, Never>] = []
     }
 
-    /// Starts catching `signals` (their default action no longer applies). Calls `signal(_, SIG_IGN)`.
+    /// Starts catching `signals` (their default action no longer applies) and returns once every
+    /// source is registered, so a signal sent after `init` is never lost.
     public init(_ signals: [Int32] = [SIGTERM, SIGINT]) {
         let queue = DispatchQueue(label: "ccagent.shutdown-signals")
         var sources: [any DispatchSourceSignal] = []
         for number in signals {
-            // Ignored first: the source, not the default action, sees the signal.
-            signal(number, SIG_IGN)
+            // Until the source is registered, the default action (terminate) must not apply. Dispatch then
+            // installs its own handler, once per process: a later `SIG_IGN` would disable it, so only the
+            // default disposition is replaced.
+            var current = sigaction()
+            if sigaction(number, nil, &current) == 0, current.__sigaction_handler.sa_handler == nil {
+                signal(number, SIG_IGN)
+            }
             sources.append(DispatchSource.makeSignalSource(signal: number, queue: queue))
         }
         self.sources = sources
+        let registered = DispatchSemaphore(value: 0)
         for (number, source) in zip(signals, sources) {
             source.setEventHandler { [weak self] in self?.deliver(number) }
+            source.setRegistrationHandler { registered.signal() }
             source.resume()
         }
+        // Registration is asynchronous (Dispatch's manager thread); it takes microseconds.
+        for _ in sources { _ = registered.wait(timeout: .now() + .seconds(5)) }
     }
 
     deinit {

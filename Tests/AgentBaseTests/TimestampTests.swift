@@ -28,7 +28,8 @@ struct TimestampTests {
         #expect(Timestamp(secondsSinceEpoch: seconds).iso8601 == text)
     }
 
-    @Test("every day from 1600 to 2400 round-trips through the calendar, and February has 29 days exactly in leap years")
+    @Test(
+        "every day from 1600 to 2400 round-trips through the calendar, and February has 29 days exactly in leap years")
     func everyDay() throws {
         var expected = try #require(Timestamp(year: 1600, month: 1, day: 1)).secondsSinceEpoch
         for year in Int64(1600)...2400 {
@@ -40,7 +41,10 @@ struct TimestampTests {
                     else { continue }
                     #expect(time.secondsSinceEpoch == expected + 86399)
                     let civil = time.components
-                    #expect(civil == Timestamp.Components(year: year, month: month, day: day, hour: 23, minute: 59, second: 59))
+                    #expect(
+                        civil
+                            == Timestamp.Components(
+                                year: year, month: month, day: day, hour: 23, minute: 59, second: 59))
                     expected += 86400
                 }
             }

@@ -8,7 +8,7 @@ import Testing
 import Glibc
 #endif
 
-@Suite("Shutdown signals", .serialized)
+@Suite("Shutdown signals", .serialized, .timeLimit(.minutes(1)))
 struct ShutdownSignalsTests {
     /// Polls `condition` for up to 5 s (a signal source fires on a Dispatch queue, not at once).
     func eventually(_ condition: () -> Bool) -> Bool {

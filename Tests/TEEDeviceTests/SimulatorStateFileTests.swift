@@ -25,7 +25,8 @@ struct SimulatorStateFileTests {
     @Test("launch.json is written in the previous layout, and one written by the previous simulator loads")
     func launchFile() throws {
         let state = SharedSimulators.first
-        let written = String(decoding: try FileIO.read(path: state.directory + "/launch.json", limit: 1 << 20), as: UTF8.self)
+        let written = String(
+            decoding: try FileIO.read(path: state.directory + "/launch.json", limit: 1 << 20), as: UTF8.self)
         let launch = state.launch
         let expected = """
             {
@@ -70,7 +71,8 @@ struct SimulatorStateFileTests {
             try FileIO.writeAtomically(path: directory + "/" + name, bytes: bytes)
         }
         try FileIO.writeAtomically(
-            path: directory + "/launch.json", bytes: Array(Self.previousLaunch.replacing("\"policy\"", with: "\"p\"").utf8))
+            path: directory + "/launch.json",
+            bytes: Array(Self.previousLaunch.replacing("\"policy\"", with: "\"p\"").utf8))
         #expect {
             try SimulatorState.load(directory: directory)
         } throws: { error in

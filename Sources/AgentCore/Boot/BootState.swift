@@ -250,9 +250,11 @@ extension BootState.VolumeOutcome {
     init(json: JSONValue) throws(BootStateError) {
         let fields = JSONFields(json, "a volume")
         self.init(
-            device: try fields.string("device"), name: try fields.string("name"), uuid: try fields.optionalString("uuid"),
+            device: try fields.string("device"), name: try fields.string("name"),
+            uuid: try fields.optionalString("uuid"),
             outcome: try fields.enumeration("outcome"), errorCode: try fields.optionalString("error_code"),
-            message: try fields.optionalString("message"), durationMilliseconds: try fields.optionalDouble("duration_ms"),
+            message: try fields.optionalString("message"),
+            durationMilliseconds: try fields.optionalDouble("duration_ms"),
             measurement: try fields.optionalString("measurement"))
     }
 }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Verifies Azure vTPM evidence (az-snp-vtpm, az-tdx-vtpm): the TPM quote, the HCL bindings, the hardware report.
 
-import Cryptography
 import AgentBase
+import Cryptography
 import TEEEvidence
 
 /// Verifies Azure confidential-VM evidence as Trustee's `az-snp-vtpm` and `az-tdx-vtpm` verifiers do, by

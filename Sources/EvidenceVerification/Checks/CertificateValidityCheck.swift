@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Every certificate of the resolved chain is valid at the verification time.
 
-import Cryptography
 import AgentBase
+import Cryptography
 
 /// Each certificate of the chain, leaf to root, is valid at the verification time (the corpus holds
 /// expired certificates: the time is a parameter, never the clock).

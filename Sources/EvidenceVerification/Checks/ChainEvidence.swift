@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // What the shared certificate checks (validity, revocation) need from SNP and TDX inputs.
 
-import Cryptography
 import AgentBase
+import Cryptography
 
 /// An input whose certificate chain, from the signing key to a root, has been resolved.
 public protocol ChainEvidence: Sendable {

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // CRL checks shared by the SNP chain (AMD KDS CRLs) and the TDX PCK chain (Intel PCS CRLs).
 
-import Cryptography
 import AgentBase
+import Cryptography
 
 /// Each CRL whose issuer is in the chain: its signature by that issuer, its freshness at the verification
 /// time, and that no certificate of the chain it issued is listed. CRLs of other issuers are not applicable.

@@ -155,16 +155,12 @@ final class Connection {
     }
 
     private static func connectSocket(_ url: HTTPURL, budget: Budget) throws(HTTPError) -> Int32 {
-        var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        hints.ai_flags = AI_NUMERICSERV
-        var list: UnsafeMutablePointer<addrinfo>?
-        let status = getaddrinfo(url.host, String(url.port), &hints, &list)
-        guard status == 0, let list else {
-            let reason = status == EAI_SYSTEM ? String(cString: strerror(errno)) : String(cString: gai_strerror(status))
-            throw HTTPError(.unreachable, "could not resolve host '\(url.host)': \(reason)", url: budget.url)
-        }
-        defer { freeaddrinfo(list) }
+        let addresses = try Resolver.resolve(
+            host: url.host, port: url.port, deadline: budget.connectDeadline,
+            onTimeout: { budget.timeout("resolving \(url.host)", connecting: true) }, url: budget.url)
+        // The list is freed with `addresses`: keep it alive until every address has been tried.
+        defer { withExtendedLifetime(addresses) {} }
+        let list = addresses.list
         var lastError = "no address"
         var entry: UnsafeMutablePointer<addrinfo>? = list
         while let address = entry {

@@ -241,7 +241,7 @@ public final class KBSClient {
             return KBSError(
                 .tokenRejected, "the broker rejected the session or token", phase: phase, url: url, httpStatus: status,
                 serverDetail: detail)
-        case "AttestationError" where detail.contains("Version Mismatch"):
+        case "AttestationError" where detail.containsText("Version Mismatch"):
             return KBSError(
                 .versionMismatch,
                 "protocol version mismatch: this agent speaks \(kbsProtocolVersion), the broker expects "

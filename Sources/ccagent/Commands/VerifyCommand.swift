@@ -2,10 +2,13 @@
 // `ccagent verify snp|tdx`: offline verification of attestation evidence; exit 0 only when trusted.
 
 import AgentCore
-import ArgumentParser
+import CommandLineInterface
 import EvidenceVerification
-import FoundationEssentials
 import TEEEvidence
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,15 +35,6 @@ struct VerificationOptions: ParsableArguments {
     var json = false
 
     func validate() throws { _ = try time() }
-
-    /// The verification time.
-    func time() throws -> Date {
-        guard let at else { return Date() }
-        guard let date = try? Date(at, strategy: .iso8601) else {
-            throw ValidationError("--at must be an RFC 3339 time such as 2025-01-01T00:00:00Z, got '\(at)'")
-        }
-        return date
-    }
 }
 
 struct VerifySNPCommand: ParsableCommand {
@@ -130,12 +124,26 @@ struct VerifyTDXCommand: ParsableCommand {
 
 /// Reads a certificate file, or every regular file of a directory, for `--cert` and `--trust-root`.
 func readCertificateFiles(_ path: String) throws -> [EvidenceVerifier.NamedBytes] {
-    if let names = try? FileManager.default.contentsOfDirectory(atPath: path) {
+    if let names = directoryEntries(path) {
         return try names.sorted().filter { !$0.hasPrefix(".") }.map { name in
             (name: path + "/" + name, bytes: try readInput(path + "/" + name))
         }
     }
     return [(name: path, bytes: try readInput(path))]
+}
+
+/// The names in directory `path` (without `.` and `..`), or nil when it is not a directory that can be read.
+func directoryEntries(_ path: String) -> [String]? {
+    guard let directory = opendir(path) else { return nil }
+    defer { closedir(directory) }
+    var names: [String] = []
+    while let entry = readdir(directory) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names
 }
 
 /// The JSON document of `verify --json`.

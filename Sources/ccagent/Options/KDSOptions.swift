@@ -4,10 +4,9 @@
 
 import AMDKDS
 import AgentBase
-import ArgumentParser
+import CommandLineInterface
 import Cryptography
 import EvidenceVerification
-import FoundationEssentials
 import TEEEvidence
 
 #if canImport(Glibc)
@@ -108,7 +107,7 @@ struct KDSOptions: ParsableArguments {
         if product == nil,
             let input = try? SNPVerification(
                 report: report, certificates: certificates + fetched, extraRoots: trustRoots,
-                shippedCertificates: true, at: Date()), case .amd(let anchor) = input.anchor
+                shippedCertificates: true, at: currentTime()), case .amd(let anchor) = input.anchor
         {
             product = anchor
         }

@@ -106,6 +106,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
+        // ccagent's command line (no Foundation, unlike swift-argument-parser): parsing, help, manual, completions.
+        .target(name: "CommandLineInterface", swiftSettings: strict),
         .executableTarget(
             name: "ccagent",
             dependencies: [
@@ -113,7 +115,7 @@ let package = Package(
                 "AgentBase", "AgentCore", "TEEEvidence", "EvidenceVerification", "AMDKDS", "TEEDevice", "KBSClient",
                 "KBSProtocol",
                 "LUKSBinding", "SecureMemory", "Cryptography",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "CanonicalJSON", "CommandLineInterface",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
@@ -150,6 +152,9 @@ let package = Package(
         // MARK: Tests.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "SecureMemoryTests", dependencies: ["SecureMemory"], swiftSettings: strict),
+        .testTarget(
+            name: "CommandLineInterfaceTests", dependencies: ["CommandLineInterface", "TestSupport"],
+            swiftSettings: strict),
         .testTarget(
             name: "TEEEvidenceTests", dependencies: ["AgentBase", "CanonicalJSON", "TEEEvidence", "TestSupport"],
             swiftSettings: strict),

@@ -2,7 +2,7 @@
 // The ccagent command line: parsing, dispatch and exit codes only.
 
 import AgentCore
-import ArgumentParser
+import CommandLineInterface
 
 @main
 struct CCAgent: AsyncParsableCommand {
@@ -14,21 +14,26 @@ struct CCAgent: AsyncParsableCommand {
             StatusCommand.self, EnrollCommand.self, UnlockCommand.self, UnenrollCommand.self, VolumesCommand.self,
             FetchCommand.self, ReportCommand.self, DeriveKeyCommand.self, DaemonCommand.self, SecretCommand.self,
             VerifyCommand.self, SimulatorCommand.self,
+        ],
+        manualSections: [
+            (title: "Exit status", text: ExitCode.manual),
+            (
+                title: "Files",
+                text: """
+                /etc/ccagent/ccagent.conf: the configuration (see ccagent.conf(5)); the kernel command line \
+                applies on top.
+                /run/ccagent/state.json: the outcome of the boot unlock.
+                /var/lib/ccagent/secrets: sealed workload secrets.
+                /var/lib/ccagent/simulator: the SNP/TDX simulator's state (only when asked for).
+                """
+            ),
+            (title: "See also", text: "ccagent.conf(5), ccbroker(8), cryptsetup(8), systemd-cryptenroll(1)"),
         ]
     )
 
-    /// Hardens the process before anything is parsed, then dispatches.
+    /// Hardens the process before anything is parsed, then parses, runs and exits.
     static func main() async {
         ProcessHardening.apply()
-        do {
-            var command = try parseAsRoot()
-            if var asyncCommand = command as? AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
-            }
-        } catch {
-            exit(withError: error)
-        }
+        await execute()
     }
 }

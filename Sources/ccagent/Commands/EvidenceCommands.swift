@@ -3,10 +3,9 @@
 
 import AgentBase
 import AgentCore
-import ArgumentParser
+import CommandLineInterface
 import Cryptography
 import EvidenceVerification
-import FoundationEssentials
 import TEEDevice
 import TEEEvidence
 
@@ -141,7 +140,5 @@ struct DeriveKeyCommand: ParsableCommand {
 
 /// Pretty JSON without escaped slashes, keys sorted.
 func jsonText<T: Encodable>(_ value: T) throws -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    return String(decoding: try encoder.encode(value), as: UTF8.self)
+    try JSONOutput.text(value)
 }

@@ -2,7 +2,7 @@
 // `ccagent fetch`: one attested RCAR exchange and one resource, for troubleshooting and scripts.
 
 import AgentCore
-import ArgumentParser
+import CommandLineInterface
 import KBSClient
 import KBSProtocol
 

@@ -3,8 +3,7 @@
 
 import AgentBase
 import AgentCore
-import ArgumentParser
-import FoundationEssentials
+import CommandLineInterface
 import SecureMemory
 
 struct SecretCommand: ParsableCommand {
@@ -72,7 +71,7 @@ struct SecretCommand: ParsableCommand {
 
     struct Get: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Unseal a secret to a file (0600) or stdout.")
-        @Argument var name: String
+        @Argument() var name: String
         @Option(name: .customLong("out"), help: "File (0600), or '-' for stdout when not a terminal.") var output:
             String = "-"
         @OptionGroup var common: Common
@@ -110,7 +109,7 @@ struct SecretCommand: ParsableCommand {
 
     struct Remove: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove a sealed secret.")
-        @Argument var name: String
+        @Argument() var name: String
         @Option(help: "Secret store directory.") var store: String = SecretStore.defaultDirectory
 
         func run() throws {

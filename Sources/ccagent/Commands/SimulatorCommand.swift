@@ -3,7 +3,7 @@
 
 import AgentBase
 import AgentCore
-import ArgumentParser
+import CommandLineInterface
 import TEEDevice
 import TEEEvidence
 import TEESimulator

@@ -2,7 +2,7 @@
 // `ccagent status`: why this boot did (not) unlock, at a glance. Exit 0 ok, 10 degraded, 11 broken.
 
 import AgentCore
-import ArgumentParser
+import CommandLineInterface
 
 #if canImport(Glibc)
 import Glibc

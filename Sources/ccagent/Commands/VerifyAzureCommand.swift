@@ -2,9 +2,8 @@
 // `ccagent verify azure`: offline verification of Azure vTPM evidence (az-snp-vtpm, az-tdx-vtpm).
 
 import AgentBase
-import ArgumentParser
+import CommandLineInterface
 import EvidenceVerification
-import FoundationEssentials
 
 struct VerifyAzureCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -3,10 +3,13 @@
 
 import AgentBase
 import AgentCore
-import ArgumentParser
+import CommandLineInterface
 import EvidenceVerification
-import FoundationEssentials
 import TEEEvidence
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -131,12 +134,26 @@ struct VerifyTDXCommand: ParsableCommand {
 
 /// Reads a certificate file, or every regular file of a directory, for `--cert` and `--trust-root`.
 func readCertificateFiles(_ path: String) throws -> [EvidenceVerifier.NamedBytes] {
-    if let names = try? FileManager.default.contentsOfDirectory(atPath: path) {
+    if let names = directoryEntries(path) {
         return try names.sorted().filter { !$0.hasPrefix(".") }.map { name in
             (name: path + "/" + name, bytes: try readInput(path + "/" + name))
         }
     }
     return [(name: path, bytes: try readInput(path))]
+}
+
+/// The names in directory `path` (without `.` and `..`), or nil when it is not a directory that can be read.
+func directoryEntries(_ path: String) -> [String]? {
+    guard let directory = opendir(path) else { return nil }
+    defer { closedir(directory) }
+    var names: [String] = []
+    while let entry = readdir(directory) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names
 }
 
 /// The JSON document of `verify --json`.

@@ -3,8 +3,7 @@
 
 import AgentBase
 import AgentCore
-import ArgumentParser
-import FoundationEssentials
+import CommandLineInterface
 import KBSClient
 import KBSProtocol
 import LUKSBinding
@@ -254,9 +253,7 @@ struct VolumesCommand: ParsableCommand {
         let entries = VolumeInventory.scan(
             devices, policy: UnlockPolicy(broker: configuration.brokerURL, volumes: configuration.volumePolicy))
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(entries), as: UTF8.self))
+            print(try jsonText(entries))
             return
         }
         if entries.isEmpty { print("no LUKS2 volume with a ccagent token found") }

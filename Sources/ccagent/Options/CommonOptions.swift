@@ -3,8 +3,7 @@
 
 import AgentBase
 import AgentCore
-import ArgumentParser
-import FoundationEssentials
+import CommandLineInterface
 import KBSClient
 import KBSProtocol
 import TEEDevice

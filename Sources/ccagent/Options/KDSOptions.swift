@@ -4,10 +4,9 @@
 
 import AMDKDS
 import AgentBase
-import ArgumentParser
+import CommandLineInterface
 import Cryptography
 import EvidenceVerification
-import FoundationEssentials
 import TEEEvidence
 
 #if canImport(Glibc)

@@ -20,7 +20,7 @@ enum Resolver {
     /// until `deadline` (monotonic seconds). A lookup still running then is abandoned; its thread frees what it
     /// finds. `onTimeout` builds the error for that case.
     static func resolve(
-        host: String, port: Int, deadline: Double, onTimeout: () -> HTTPError, url: String
+        host: String, port: UInt16, deadline: Double, onTimeout: () -> HTTPError, url: String
     ) throws(HTTPError) -> ResolvedAddresses {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -74,9 +74,11 @@ enum Resolver {
     /// One lookup shared by the caller and the resolving thread; whichever of them is last frees the result.
     private final class Lookup: @unchecked Sendable {
         let host: String
-        let port: Int
-        /// An eventfd the thread signals when done (closed with the last reference, so no write ever fails).
+        let port: UInt16
+        /// A pipe the thread writes to when done. Both ends close with the last reference, so the read end is
+        /// open whenever the thread writes (no SIGPIPE) and an abandoned lookup leaks nothing.
         let notify: Int32
+        private let notifyWrite: Int32
         private var mutex = pthread_mutex_t()
         private var finished = false
         private var abandoned = false
@@ -84,9 +86,12 @@ enum Resolver {
         private var savedErrno: Int32 = 0
         private var result: UnsafeMutablePointer<addrinfo>?
 
-        init?(host: String, port: Int) {
-            notify = eventfd(0, Int32(EFD_CLOEXEC))
-            guard notify >= 0 else { return nil }
+        init?(host: String, port: UInt16) {
+            var fds: [Int32] = [-1, -1]
+            guard pipe(&fds) == 0 else { return nil }
+            for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+            notify = fds[0]
+            notifyWrite = fds[1]
             self.host = host
             self.port = port
             pthread_mutex_init(&mutex, nil)
@@ -94,6 +99,7 @@ enum Resolver {
 
         deinit {
             Glibc.close(notify)
+            Glibc.close(notifyWrite)
             pthread_mutex_destroy(&mutex)
         }
 
@@ -114,8 +120,8 @@ enum Resolver {
                 self.result = list
             }
             pthread_mutex_unlock(&mutex)
-            var one: UInt64 = 1
-            _ = write(notify, &one, 8)
+            var one: UInt8 = 1
+            _ = write(notifyWrite, &one, 1)
         }
 
         /// The caller gives up: a result arriving later is freed by the resolving thread.

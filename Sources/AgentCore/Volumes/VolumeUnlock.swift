@@ -205,7 +205,8 @@ public enum VolumeUnlock {
             // The kernel prints an AEAD/adiantum spec in crypto API form ("capi:adiantum(xchacha20,aes)-plain64").
             let sameCipher =
                 table.cipher == cipher
-                || (cipher.containsText("adiantum") && table.cipher.hasPrefix("capi:") && table.cipher.containsText("adiantum"))
+                || (cipher.containsText("adiantum") && table.cipher.hasPrefix("capi:")
+                    && table.cipher.containsText("adiantum"))
             if !sameCipher { problems.append("cipher '\(table.cipher)', header '\(cipher)'") }
             if let keyBytes = volume.header.keyslot(volume.token.keyslot)?["key_size"]?.uint64Value,
                 table.keyBytes != Int(keyBytes)

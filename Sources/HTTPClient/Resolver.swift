@@ -37,8 +37,8 @@ enum Resolver {
         let started = pthread_create(
             &thread, nil,
             { context in
-                let lookup = Unmanaged<Lookup>.fromOpaque(context!).takeRetainedValue()
-                lookup.run()
+                guard let context else { return nil }
+                Unmanaged<Lookup>.fromOpaque(context).takeRetainedValue().run()
                 return nil
             }, box.toOpaque())
         guard started == 0 else {

@@ -11,5 +11,5 @@ if [ ! -r "$corpus/PROVENANCE.md" ]; then
     echo "verify.sh: evidence corpus not found at '$corpus'; set CCAGENT_TESTVECTORS" >&2
     exit 1
 fi
-swift build -c release --product VerifyBenchmark >&2
+swift build -c release --static-swift-stdlib -Xswiftc -gnone --product VerifyBenchmark >&2
 "$(swift build -c release --show-bin-path)/VerifyBenchmark" "$corpus" "${1:-200}"

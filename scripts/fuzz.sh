@@ -61,10 +61,13 @@ run() { # target, seed directories...
 }
 results=()
 
+# Modules start from nothing each run, so a module left by an earlier run cannot stand in for one not built here.
+rm -rf "$out/modules"
 mkdir -p "$out/modules"
 for target in "${targets[@]}"; do mkdir -p "$out/$target" "$out/seeds-$target"; done
 # The bottom modules every other one imports.
 module SecureMemory Sources/SecureMemory/*.swift
+module CanonicalJSON Sources/CanonicalJSON/*.swift
 module AgentBase Sources/AgentBase/*.swift
 if selected evidence; then
     cp "$corpus_root"/snp/*report.bin "$corpus_root"/tdx/*quote.dat "$corpus_root"/tdx/azure-tdreport.bin "$out/seeds-evidence/"
@@ -74,7 +77,6 @@ if selected evidence; then
         tdx-vtpm/hcl-report.bin; do
         cp "$corpus_root/azure/$file" "$out/seeds-evidence/azure-${file//\//-}"
     done
-    module CanonicalJSON Sources/CanonicalJSON/*.swift
     build evidence -I "$out/modules" "$out/modules/AgentBase.o" "$out/modules/SecureMemory.o" "$out/modules/CanonicalJSON.o" \
         Sources/TEEEvidence/*.swift \
         Sources/TEEEvidence/*/*.swift
@@ -86,7 +88,6 @@ fi
 # The configuration, LUKS and KBS targets import their dependencies as modules of their own, as in the
 # package; Cryptography reaches OpenSSL through the COpenSSL module map (-lcrypto).
 if selected config || selected luks || selected kbs; then
-    module CanonicalJSON Sources/CanonicalJSON/*.swift
     module Cryptography -I Sources/COpenSSL Sources/Cryptography/*.swift
 fi
 if selected config; then

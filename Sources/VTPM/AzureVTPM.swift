@@ -104,6 +104,11 @@ public struct AzureVTPM {
         reportData: [UInt8], settleSeconds: Double = 3, isFresh: ([UInt8]) -> Bool
     ) throws(VTPMError) -> [UInt8] {
         try writeReportData(reportData)
+        return try awaitHCLReport(settleSeconds: settleSeconds, isFresh: isFresh)
+    }
+
+    /// Reads the HCL report until `isFresh` accepts it, for up to `settleSeconds`.
+    public func awaitHCLReport(settleSeconds: Double = 3, isFresh: ([UInt8]) -> Bool) throws(VTPMError) -> [UInt8] {
         var waited = 0.0
         var delay = 0.01
         while true {

@@ -96,6 +96,9 @@ struct TSSLibrary: @unchecked Sendable {
             }
             return handle
         }
+        // tpm2-tss logs every TPM error to stderr, including the expected "no such handle" of a lookup;
+        // errors reach the caller as VTPMError instead. TSS2_LOG set by the user still wins.
+        setenv("TSS2_LOG", "all+NONE", 0)
         let esysHandle = try open(esys)
         let tctiHandle = try open(tctildr)
         func symbol<T>(_ handle: UnsafeMutableRawPointer, _ name: String) throws(VTPMError) -> T {

@@ -15,17 +15,21 @@ import Glibc
 /// - the TPM: `CCAGENT_TCTI` when set (an swtpm the caller runs), else an swtpm this process starts with its
 ///   state under the simulator directory and stops when the device is released;
 /// - the paravisor: ``SimulatedParavisor``, which provisions the AK and refreshes the HCL report;
-/// - IMDS: `CCAGENT_IMDS_URL` when set (a stand-in on 127.0.0.1), else ``SimulatedIMDS`` in process.
+/// - IMDS: `CCAGENT_IMDS_URL` when set (a stand-in the caller runs), else a ``StandInIMDS`` this process
+///   serves on 127.0.0.1 from ``SimulatedIMDS`` (so the agent's IMDS client runs over HTTP as on Azure).
 public enum SimulatedAzure {
     /// Keeps the swtpm process for as long as a device uses it.
     final class Holder: @unchecked Sendable {
         let softwareTPM: SoftwareTPM?
         let tcti: String
+        var imds: StandInIMDS?
 
         init(softwareTPM: SoftwareTPM?, tcti: String) {
             self.softwareTPM = softwareTPM
             self.tcti = tcti
         }
+
+        deinit { imds?.stop() }
     }
 
     /// A non-empty environment variable.
@@ -54,11 +58,17 @@ public enum SimulatedAzure {
         } catch {
             throw DeviceError(.unavailable, "failed to provision the simulated Azure vTPM on '\(holder.tcti)': \(error)")
         }
-        let collateral: @Sendable () throws(IMDSError) -> any AzureCollateralSource
+        let url: String
         if let imdsURL {
-            collateral = { () throws(IMDSError) in try IMDSClient(baseURL: imdsURL) }
+            url = imdsURL
         } else {
-            collateral = { () throws(IMDSError) in SimulatedIMDS(state: state) }
+            let standIn = try StandInIMDS(source: SimulatedIMDS(state: state))
+            holder.imds = standIn
+            url = standIn.url
+        }
+        let collateral: @Sendable () throws(IMDSError) -> any AzureCollateralSource = { () throws(IMDSError) in
+            _ = holder
+            return try IMDSClient(baseURL: url)
         }
         return AzureVTPMDevice(
             kind: kind, openTPM: { () throws(VTPMError) in try TPM(tcti: holder.tcti) }, collateral: collateral,

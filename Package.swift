@@ -137,7 +137,9 @@ let package = Package(
         .target(name: "AzureIMDS", dependencies: ["AgentBase", "CanonicalJSON", "HTTPClient"], swiftSettings: strict),
         .executableTarget(
             name: "AzureEvidenceBenchmark",
-            dependencies: ["AgentBase", "AzureIMDS", "TEEDevice", "TEESimulator", "VTPM", "EvidenceVerification", "TEEEvidence"],
+            dependencies: [
+                "AgentBase", "AzureIMDS", "TEEDevice", "TEESimulator", "VTPM", "EvidenceVerification", "TEEEvidence",
+            ],
             path: "Benchmarks/AzureEvidenceBenchmark", swiftSettings: strict),
         // Needs swtpm (scripts/setup.sh installs it); tests that need it say so when it is missing.
         .testTarget(

@@ -65,7 +65,9 @@ final class TimedTPM: TPMCommands {
     }
     func maxNVBuffer() throws(VTPMError) -> Int { try timed { () throws(VTPMError) in try base.maxNVBuffer() } }
     func quote(keyHandle: UInt32, qualifyingData: [UInt8], pcrs: [Int]) throws(VTPMError) -> RawQuote {
-        try timed { () throws(VTPMError) in try base.quote(keyHandle: keyHandle, qualifyingData: qualifyingData, pcrs: pcrs) }
+        try timed { () throws(VTPMError) in
+            try base.quote(keyHandle: keyHandle, qualifyingData: qualifyingData, pcrs: pcrs)
+        }
     }
     func pcrRead(pcrs: [Int]) throws(VTPMError) -> [(index: Int, value: [UInt8])] {
         try timed { () throws(VTPMError) in try base.pcrRead(pcrs: pcrs) }

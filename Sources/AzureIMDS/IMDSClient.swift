@@ -66,7 +66,9 @@ public struct IMDSClient: Sendable {
     }
 
     /// `baseURL` must be plain http on IMDS's link-local address or on the loopback (a stand-in).
-    public init(baseURL: String = IMDSClient.configuredBaseURL, connectTimeout: Double = 3, totalTimeout: Double = 10)
+    public init(
+        baseURL: String = IMDSClient.configuredBaseURL, connectTimeout: Double = 3, totalTimeout: Double = 10
+    )
         throws(IMDSError)
     {
         let allowed = ["http://169.254.169.254", "http://127.0.0.1", "http://localhost", "http://[::1]"]
@@ -114,7 +116,9 @@ public struct IMDSClient: Sendable {
         } catch {
             throw IMDSError(.malformed, "IMDS \(url) answered something that is not JSON: \(error)")
         }
-        guard case .object = json else { throw IMDSError(.malformed, "IMDS \(url) answered JSON that is not an object") }
+        guard case .object = json else {
+            throw IMDSError(.malformed, "IMDS \(url) answered JSON that is not an object")
+        }
         return json
     }
 

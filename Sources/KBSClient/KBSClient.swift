@@ -107,7 +107,8 @@ public final class KBSClient {
             // SNP/TDX report data is the digest zero-padded to 64 bytes; `sample` and Azure's vTPM evidence
             // take the digest itself (guest-components hands the hash unpadded to az-snp-vtpm/az-tdx-vtpm,
             // which put it in the TPM quote's qualifying data and the HCL user data; Trustee expects that).
-            let reportData = KBSClient.takesUnpaddedDigest(attester.teeName)
+            let reportData =
+                KBSClient.takesUnpaddedDigest(attester.teeName)
                 ? digest : runtime.reportData(challenge.selectedHash)
             let evidence: JSONValue
             do {

@@ -194,9 +194,9 @@ public enum Platform {
         return finish()
 
         func finish() -> PlatformReport {
-        var uts = utsname()
-        uname(&uts)
-        let release = withUnsafeBytes(of: uts.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            var uts = utsname()
+            uname(&uts)
+            let release = withUnsafeBytes(of: uts.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             let cvm: String
             switch azure {
             case .azSNP?: cvm = "sev-snp"
@@ -231,7 +231,8 @@ public enum Platform {
                 .unavailable,
                 "no usable TEE interface\(kind.map { " for \($0.rawValue)" } ?? ""): checked \(report.checkedSummary) "
                     + "(this is not a confidential VM, or the sev-guest/tdx-guest module is not loaded). "
-                    + "On a development machine use --tee sim-snp, sim-tdx, sim-az-snp or sim-az-tdx with 'ccagent simulator init'")
+                    + "On a development machine use --tee sim-snp, sim-tdx, sim-az-snp or sim-az-tdx with 'ccagent simulator init'"
+            )
         }
     }
 }

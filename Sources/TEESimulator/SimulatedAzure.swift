@@ -56,7 +56,8 @@ public enum SimulatedAzure {
         do throws(VTPMError) {
             try paravisor.provision(try TPM(tcti: holder.tcti))
         } catch {
-            throw DeviceError(.unavailable, "failed to provision the simulated Azure vTPM on '\(holder.tcti)': \(error)")
+            throw DeviceError(
+                .unavailable, "failed to provision the simulated Azure vTPM on '\(holder.tcti)': \(error)")
         }
         let url: String
         if let imdsURL {

@@ -64,7 +64,8 @@ public final class SoftwareTPM: @unchecked Sendable {
             let tpm = SoftwareTPM(pid: child, port: port, stateDirectory: stateDirectory)
             if tpm.waitUntilListening(seconds: 5) { return tpm }
             tpm.stop()
-            lastError = (try? FileIO.read(path: stateDirectory + "/swtpm.log", limit: 4096))
+            lastError =
+                (try? FileIO.read(path: stateDirectory + "/swtpm.log", limit: 4096))
                 .map { String(decoding: $0, as: UTF8.self) } ?? "no log"
         }
         throw DeviceError(.system, "swtpm did not start listening on 127.0.0.1: \(lastError)")

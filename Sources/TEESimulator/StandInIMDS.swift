@@ -164,7 +164,8 @@ public final class StandInIMDS: @unchecked Sendable {
         }
         if requestLine.hasPrefix("POST /acc/tdquote ") {
             let text = String(decoding: body, as: UTF8.self)
-            guard let start = text.range("\"report\":\""), let report = Base64URL.decode(String(text[start...].prefix { $0 != "\"" }))
+            guard let start = text.range("\"report\":\""),
+                let report = Base64URL.decode(String(text[start...].prefix { $0 != "\"" }))
             else { return (400, []) }
             var request = report
             if mode == .quoteForAnotherReport, request.count > 200 { request[130] ^= 0xFF }
@@ -189,7 +190,8 @@ public final class StandInIMDS: @unchecked Sendable {
 
     private static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
         guard haystack.count >= needle.count else { return nil }
-        for index in 0...(haystack.count - needle.count) where haystack[index..<index + needle.count].elementsEqual(needle) {
+        for index in 0...(haystack.count - needle.count)
+        where haystack[index..<index + needle.count].elementsEqual(needle) {
             return index
         }
         return nil

@@ -150,7 +150,8 @@ public struct AzureVTPM {
                 .badAnswer, "TPM2_Quote returned a \(raw.signature.count)-byte signature (expected 128 to 512)")
         }
         guard raw.attest.count >= 64, raw.attest.count <= 1024 else {
-            throw VTPMError(.badAnswer, "TPM2_Quote returned a \(raw.attest.count)-byte TPMS_ATTEST (expected 64 to 1024)")
+            throw VTPMError(
+                .badAnswer, "TPM2_Quote returned a \(raw.attest.count)-byte TPMS_ATTEST (expected 64 to 1024)")
         }
         return VTPMQuote(signature: raw.signature, message: raw.attest, pcrs: try readPCRs())
     }

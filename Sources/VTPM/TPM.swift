@@ -324,7 +324,8 @@ public final class TPM: TPMCommands {
         defer { close(object) }
         var outPublic: UnsafeMutablePointer<TPM2B_PUBLIC>?
         try check(
-            library.readPublic(context, object, ESYSHandle.none, ESYSHandle.none, ESYSHandle.none, &outPublic, nil, nil),
+            library.readPublic(
+                context, object, ESYSHandle.none, ESYSHandle.none, ESYSHandle.none, &outPublic, nil, nil),
             "TPM2_ReadPublic of 0x\(String(handle, radix: 16))")
         guard let outPublic else { throw VTPMError(.badAnswer, "TPM2_ReadPublic returned nothing") }
         defer { library.free(outPublic) }

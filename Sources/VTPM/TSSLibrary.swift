@@ -59,7 +59,9 @@ struct TSSLibrary: @unchecked Sendable {
             Out<TPMS_CAPABILITY_DATA>?
         ) -> TSS2_RC
     let readPublic:
-        @convention(c) (Context?, ESYS_TR, ESYS_TR, ESYS_TR, ESYS_TR, Out<TPM2B_PUBLIC>?, Out<TPM2B_NAME>?, Out<TPM2B_NAME>?)
+        @convention(c) (
+            Context?, ESYS_TR, ESYS_TR, ESYS_TR, ESYS_TR, Out<TPM2B_PUBLIC>?, Out<TPM2B_NAME>?, Out<TPM2B_NAME>?
+        )
             -> TSS2_RC
     let createPrimary:
         @convention(c) (

@@ -42,7 +42,8 @@ final class AzureBrokerEnvironment: @unchecked Sendable {
     "Azure end to end with ccbroker", .serialized, .tags(.integration),
     .enabled(if: SoftwareTPMRequirement.present, SoftwareTPMRequirement.reason))
 struct AzureEndToEndTests {
-    @Test("ccagent fetch completes the RCAR exchange and gets the exact bytes", arguments: ["sim-az-snp", "sim-az-tdx"])
+    @Test(
+        "ccagent fetch completes the RCAR exchange and gets the exact bytes", arguments: ["sim-az-snp", "sim-az-tdx"])
     func fetch(tee: String) throws {
         let environment = try AzureBrokerEnvironment()
         let secret = Array("secret for \(tee)".utf8)
@@ -69,7 +70,9 @@ struct AzureEndToEndTests {
             "--tee", "sim-az-snp", "--simulator-dir", other, "--out", environment.directory + "/out",
         ])
         #expect(result.exitCode != 0)
-        #expect(environment.broker.process.log.contains("az-snp-vtpm evidence not trusted"), "\(environment.broker.process.log)")
+        #expect(
+            environment.broker.process.log.contains("az-snp-vtpm evidence not trusted"),
+            "\(environment.broker.process.log)")
     }
 
     @Test("status names the simulated Azure TEE, its evidence, and broker sealing")

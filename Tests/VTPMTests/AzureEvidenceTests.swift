@@ -60,7 +60,9 @@ final class AzureRig: @unchecked Sendable {
 
 let azureKinds: [TEEKind] = [.simAzSNP, .simAzTDX]
 
-@Suite("Azure evidence from the simulated vTPM", .serialized, .enabled(if: SoftwareTPMRequirement.present, SoftwareTPMRequirement.reason))
+@Suite(
+    "Azure evidence from the simulated vTPM", .serialized,
+    .enabled(if: SoftwareTPMRequirement.present, SoftwareTPMRequirement.reason))
 struct AzureEvidenceTests {
     @Test("v2 evidence passes ccbroker's verifier and the independent checker", arguments: azureKinds)
     func evidencePasses(kind: TEEKind) throws {
@@ -122,8 +124,11 @@ struct AzureEvidenceTests {
         let evidence = try rig.device.evidence(reportData: [7, 7], vmpl: 0)
         let result = try rig.verify(evidence.bytes, reportData: [7, 7])
         #expect(!result.trusted)
-        #expect(result.failures.contains { $0.contains("report signature") || $0.contains("vcek") }, "\(result.failures)")
-        #expect(try rig.independentCheck(evidence.bytes, reportData: [7, 7]).exitCode == 0, "its checks stop before the chain")
+        #expect(
+            result.failures.contains { $0.contains("report signature") || $0.contains("vcek") }, "\(result.failures)")
+        #expect(
+            try rig.independentCheck(evidence.bytes, reportData: [7, 7]).exitCode == 0,
+            "its checks stop before the chain")
     }
 
     /// The evidence with its HCL report replaced by `hcl`.
@@ -145,7 +150,8 @@ struct AzureEvidenceTests {
         // A genuine (correctly signed) HCL report, but for other user data: a replayed or foreign report.
         let paravisor = SimulatedParavisor(state: rig.fixture.state, kind: kind)
         let foreign = try paravisor.report(
-            akPub: RSAPublicKey(modulus: ak.modulus, exponent: ak.exponent), userData: [UInt8](repeating: 0xEE, count: 64))
+            akPub: RSAPublicKey(modulus: ak.modulus, exponent: ak.exponent),
+            userData: [UInt8](repeating: 0xEE, count: 64))
         let forged = try replacingHCL(evidence.bytes, with: foreign)
         let result = try rig.verify(forged, reportData: digest)
         #expect(result.codes == [.hclUserDataMismatch], "\(result.failures)")

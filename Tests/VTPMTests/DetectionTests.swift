@@ -12,7 +12,9 @@ import Glibc
 #endif
 
 /// CPUID answers of a Hyper-V guest with `isolation` (EBX[3:0] of 0x4000000C), or of no hypervisor.
-func fakeCPUID(hyperV: Bool = true, isolated: Bool = true, rootPartition: Bool = false, isolation: UInt32 = 2)
+func fakeCPUID(
+    hyperV: Bool = true, isolated: Bool = true, rootPartition: Bool = false, isolation: UInt32 = 2
+)
     -> CPUIDReader
 {
     CPUIDReader { leaf in
@@ -54,8 +56,10 @@ struct AzureDetectionTests {
 
     @Test(
         "isolation type and HCL report type agree: an Azure CVM",
-        arguments: [(UInt32(2), UInt32(2), TEEKind.azSNP, "Azure CVM, SNP via paravisor vTPM"),
-            (3, 4, .azTDX, "Azure CVM, TDX via paravisor vTPM")])
+        arguments: [
+            (UInt32(2), UInt32(2), TEEKind.azSNP, "Azure CVM, SNP via paravisor vTPM"),
+            (3, 4, .azTDX, "Azure CVM, TDX via paravisor vTPM"),
+        ])
     func azure(isolation: UInt32, reportType: UInt32, kind: TEEKind, name: String) throws {
         let root = try root(tpm: true)
         defer { Fixtures.removeTree(root) }
@@ -74,7 +78,8 @@ struct AzureDetectionTests {
     func mismatch() throws {
         let root = try root(tpm: true)
         defer { Fixtures.removeTree(root) }
-        let report = Platform.detect(root: root, cpuid: fakeCPUID(isolation: 2), hclProbe: ProbeLog().probe(.success(4)))
+        let report = Platform.detect(
+            root: root, cpuid: fakeCPUID(isolation: 2), hclProbe: ProbeLog().probe(.success(4)))
         #expect(report.azure == nil)
         let check = try #require(report.checks.first { $0.name == "vtpm-hcl-report" })
         #expect(!check.present)

@@ -25,7 +25,9 @@ struct SoftwareTPMOperationTests {
         try body(try TPM(tcti: software.tcti), software)
     }
 
-    @Test("NV write then read returns the bytes; a new size redefines 0x01400002", .enabled(if: SoftwareTPMRequirement.present, SoftwareTPMRequirement.reason))
+    @Test(
+        "NV write then read returns the bytes; a new size redefines 0x01400002",
+        .enabled(if: SoftwareTPMRequirement.present, SoftwareTPMRequirement.reason))
     func nvRoundTrip() throws {
         try withTPM { tpm, _ in
             let vtpm = AzureVTPM(tpm: tpm)
@@ -43,7 +45,9 @@ struct SoftwareTPMOperationTests {
         }
     }
 
-    @Test("an NV index larger than the TPM's NV buffer is read in chunks", .enabled(if: SoftwareTPMRequirement.present, SoftwareTPMRequirement.reason))
+    @Test(
+        "an NV index larger than the TPM's NV buffer is read in chunks",
+        .enabled(if: SoftwareTPMRequirement.present, SoftwareTPMRequirement.reason))
     func chunkedRead() throws {
         try withTPM { tpm, _ in
             let chunk = try tpm.maxNVBuffer()
@@ -56,7 +60,9 @@ struct SoftwareTPMOperationTests {
         }
     }
 
-    @Test("a quote over PCRs 0-23 verifies with the AK, carries the nonce and digests the PCRs read", .enabled(if: SoftwareTPMRequirement.present, SoftwareTPMRequirement.reason))
+    @Test(
+        "a quote over PCRs 0-23 verifies with the AK, carries the nonce and digests the PCRs read",
+        .enabled(if: SoftwareTPMRequirement.present, SoftwareTPMRequirement.reason))
     func quoteVerifies() throws {
         try withTPM { tpm, _ in
             let ak = try tpm.provisionAttestationKey(at: AzureVTPM.attestationKeyHandle)
@@ -79,7 +85,9 @@ struct SoftwareTPMOperationTests {
         }
     }
 
-    @Test("no AK at 0x81000003: the quote fails and says which handle", .enabled(if: SoftwareTPMRequirement.present, SoftwareTPMRequirement.reason))
+    @Test(
+        "no AK at 0x81000003: the quote fails and says which handle",
+        .enabled(if: SoftwareTPMRequirement.present, SoftwareTPMRequirement.reason))
     func missingAK() throws {
         try withTPM { tpm, _ in
             let error = #expect(throws: VTPMError.self) { try AzureVTPM(tpm: tpm).quote(nonce: [1]) }
@@ -87,7 +95,9 @@ struct SoftwareTPMOperationTests {
         }
     }
 
-    @Test("no HCL report: reading it says this is not an Azure CVM", .enabled(if: SoftwareTPMRequirement.present, SoftwareTPMRequirement.reason))
+    @Test(
+        "no HCL report: reading it says this is not an Azure CVM",
+        .enabled(if: SoftwareTPMRequirement.present, SoftwareTPMRequirement.reason))
     func missingHCLReport() throws {
         try withTPM { tpm, _ in
             let error = #expect(throws: VTPMError.self) { try AzureVTPM(tpm: tpm).readHCLReport() }

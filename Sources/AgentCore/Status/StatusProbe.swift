@@ -54,7 +54,8 @@ public enum StatusProbe {
             .init("Configured TEE", configuration.tee.rawValue),
         ])
         if report.azure != nil || configuration.tee.isAzure {
-            section.facts.insert(.init("Platform", report.azure != nil ? report.platformName : "Azure vTPM (configured)"), at: 0)
+            section.facts.insert(
+                .init("Platform", report.azure != nil ? report.platformName : "Azure vTPM (configured)"), at: 0)
             section.facts.append(
                 .init(
                     "Sealing", "broker: Azure's paravisor gives no TEE-derived key (no SNP MSG_KEY_REQ for the guest)"))

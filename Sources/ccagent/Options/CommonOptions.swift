@@ -39,7 +39,9 @@ func loadConfiguration(path: String = AgentConfiguration.defaultPath) -> AgentCo
 /// `--tee` and `--simulator-dir`.
 struct TEEOptions: ParsableArguments {
     @Option(
-        help: "Evidence source: auto (hardware only), snp, tdx, az-snp, az-tdx, sim-snp, sim-tdx, sim-az-snp, sim-az-tdx, sample.")
+        help:
+            "Evidence source: auto (hardware only), snp, tdx, az-snp, az-tdx, sim-snp, sim-tdx, sim-az-snp, sim-az-tdx, sample."
+    )
     var tee: TEEChoice?
 
     @Option(

@@ -170,7 +170,8 @@ func run() throws {
 enum Fixtures {
     static func removeTree(_ path: String) {
         guard path.hasPrefix("/tmp/ccagent-azbench-") else { return }
-        let argv = ["/bin/rm", "-rf", path].map { strdup($0) } + [nil]
+        let words: [String] = ["/bin/rm", "-rf", path]
+        let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
         if posix_spawn(&pid, "/bin/rm", nil, nil, argv, environ) == 0 {

@@ -38,10 +38,7 @@ func loadConfiguration(path: String = AgentConfiguration.defaultPath) -> AgentCo
 
 /// `--tee` and `--simulator-dir`.
 struct TEEOptions: ParsableArguments {
-    @Option(
-        help:
-            "Evidence source: auto (hardware only), snp, tdx, az-snp, az-tdx, sim-snp, sim-tdx, sim-az-snp, sim-az-tdx, sample."
-    )
+    @Option(help: "Evidence source: auto (hardware, Azure's vTPM included), a TEE, a sim-* simulator, or sample.")
     var tee: TEEChoice?
 
     @Option(

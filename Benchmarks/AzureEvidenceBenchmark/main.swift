@@ -158,7 +158,7 @@ func run() throws {
     func line(_ key: String, _ value: Double) { print("\(key)=\((value * 1000).rounded() / 1000)") }
     print("tee=\(kind.protocolName)")
     print("iterations=\(iterations)")
-    print("tpm_commands=\(commands)")
+    print("esys_calls=\(commands)")
     line("total_ms", median(totals))
     line("tpm_ms", median(tpmTimes))
     line("paravisor_sim_ms", median(paravisorTimes))

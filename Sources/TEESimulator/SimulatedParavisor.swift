@@ -34,9 +34,12 @@ public struct SimulatedParavisor: Sendable {
     /// TPMA_NV_OWNERWRITE | TPMA_NV_OWNERREAD | TPMA_NV_AUTHREAD (readable with the owner or the index auth).
     static let hclAttributes: UInt32 = 0x0000_0002 | 0x0002_0000 | 0x0004_0000
 
-    /// Makes the AK and writes a first HCL report (user data zero).
-    public func provision(_ tpm: TPM) throws(VTPMError) {
-        _ = try tpm.provisionAttestationKey(at: AzureVTPM.attestationKeyHandle)
+    /// Makes the AK (unless the swtpm state already holds one: RSA key generation in swtpm takes a while)
+    /// and writes a first HCL report (user data zero).
+    public func provision(_ tpm: TPM, freshKey: Bool = false) throws(VTPMError) {
+        if freshKey || (try? tpm.readRSAPublicKey(at: AzureVTPM.attestationKeyHandle)) == nil {
+            _ = try tpm.provisionAttestationKey(at: AzureVTPM.attestationKeyHandle)
+        }
         // The boot chain a vTPM would have measured: something in PCRs 0, 4, 7 so they are not all zero.
         for (pcr, label) in [(0, "firmware"), (4, "boot loader"), (7, "secure boot policy")] {
             try tpm.extendPCR(pcr, digest: DigestAlgorithm.sha256.hash(Array("simulated \(label)".utf8)))

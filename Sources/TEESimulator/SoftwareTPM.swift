@@ -56,8 +56,21 @@ public final class SoftwareTPM: @unchecked Sendable {
             posix_spawn_file_actions_adddup2(&actions, 1, 2)
             let argv = arguments.map { strdup($0) } + [nil]
             defer { argv.forEach { free($0) } }
+            // A clean signal mask and default dispositions: ccagent blocks SIGTERM for its own handling, and a
+            // child inheriting that would ignore stop()'s SIGTERM.
+            var attributes = posix_spawnattr_t()
+            posix_spawnattr_init(&attributes)
+            defer { posix_spawnattr_destroy(&attributes) }
+            var empty = sigset_t()
+            sigemptyset(&empty)
+            posix_spawnattr_setsigmask(&attributes, &empty)
+            var defaults = sigset_t()
+            sigemptyset(&defaults)
+            for signal in [SIGTERM, SIGINT, SIGPIPE, SIGHUP] { sigaddset(&defaults, signal) }
+            posix_spawnattr_setsigdefault(&attributes, &defaults)
+            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
             var child: pid_t = 0
-            let rc = posix_spawn(&child, swtpm, &actions, nil, argv, environ)
+            let rc = posix_spawn(&child, swtpm, &actions, &attributes, argv, environ)
             guard rc == 0 else {
                 throw DeviceError(.system, "failed to start swtpm: \(String(cString: strerror(rc)))")
             }

@@ -85,5 +85,6 @@ struct AzureEndToEndTests {
         #expect(result.output.contains("az-snp-vtpm evidence v2 (SIMULATED)"), "\(result.output)")
         #expect(result.output.contains("Azure's paravisor gives no TEE-derived key"), "\(result.output)")
         #expect(result.output.contains("RUNNING ON THE SIMULATOR (sim-az-snp)"))
+        #expect(result.output.contains("Azure CVM, SNP via paravisor vTPM (SIMULATED on swtpm)"), "\(result.output)")
     }
 }

@@ -54,8 +54,16 @@ public enum StatusProbe {
             .init("Configured TEE", configuration.tee.rawValue),
         ])
         if report.azure != nil || configuration.tee.isAzure {
-            section.facts.insert(
-                .init("Platform", report.azure != nil ? report.platformName : "Azure vTPM (configured)"), at: 0)
+            let tdx = configuration.tee == .azTDX || configuration.tee == .simAzTDX
+            let name: String
+            if report.azure != nil {
+                name = report.platformName
+            } else if configuration.tee == .simAzSNP || configuration.tee == .simAzTDX {
+                name = "Azure CVM, \(tdx ? "TDX" : "SNP") via paravisor vTPM (SIMULATED on swtpm)"
+            } else {
+                name = "Azure CVM configured (\(configuration.tee.rawValue)), not confirmed by detection (see below)"
+            }
+            section.facts.insert(.init("Platform", name), at: 0)
             section.facts.append(
                 .init(
                     "Sealing", "broker: Azure's paravisor gives no TEE-derived key (no SNP MSG_KEY_REQ for the guest)"))

@@ -41,7 +41,7 @@ final class AzureBrokerEnvironment: @unchecked Sendable {
 @Suite(
     "Azure end to end with ccbroker", .serialized, .tags(.integration),
     .enabled(if: SoftwareTPMRequirement.present, SoftwareTPMRequirement.reason))
-struct AzureEndToEndTests {
+struct AzureEndToEndIntegrationTests {
     @Test(
         "ccagent fetch completes the RCAR exchange and gets the exact bytes", arguments: ["sim-az-snp", "sim-az-tdx"])
     func fetch(tee: String) throws {

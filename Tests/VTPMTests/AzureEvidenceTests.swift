@@ -61,9 +61,9 @@ final class AzureRig: @unchecked Sendable {
 let azureKinds: [TEEKind] = [.simAzSNP, .simAzTDX]
 
 @Suite(
-    "Azure evidence from the simulated vTPM", .serialized,
+    "Azure evidence from the simulated vTPM", .serialized, .tags(.integration),
     .enabled(if: SoftwareTPMRequirement.present, SoftwareTPMRequirement.reason))
-struct AzureEvidenceTests {
+struct AzureEvidenceIntegrationTests {
     @Test("v2 evidence passes ccbroker's verifier and the independent checker", arguments: azureKinds)
     func evidencePasses(kind: TEEKind) throws {
         let rig = try AzureRig(kind)

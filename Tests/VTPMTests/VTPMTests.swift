@@ -15,8 +15,8 @@ import Testing
 import Glibc
 #endif
 
-@Suite("tpm2-tss through dlopen, against swtpm")
-struct SoftwareTPMOperationTests {
+@Suite("tpm2-tss through dlopen, against swtpm", .tags(.integration))
+struct SoftwareTPMIntegrationTests {
     func withTPM(_ body: (TPM, SoftwareTPM) throws -> Void) throws {
         let directory = try Fixtures.temporaryDirectory("ccagent-swtpm")
         defer { Fixtures.removeTree(directory) }
@@ -127,13 +127,16 @@ struct TSSLoadingTests {
         #expect(error?.code == .unavailable)
         #expect(error?.message.contains("device:/nonexistent/tpmrm0") == true)
     }
+}
 
+@Suite("non-Azure runs never load libtss2", .tags(.integration))
+struct LibraryLoadingIntegrationTests {
     /// The shared objects `arguments` loads, from the dynamic loader's own trace.
     static func loadedLibraries(_ arguments: [String]) throws -> String {
         try Subprocess.run([Binaries.ccagent] + arguments, environment: ["LD_DEBUG": "files"]).output
     }
 
-    @Test("ccagent --version, status and sim-snp evidence never load libtss2; sim-az-snp does", .tags(.integration))
+    @Test("ccagent --version, status and sim-snp evidence never load libtss2; sim-az-snp does")
     func notLoadedOutsideAzure() throws {
         let fixture = try SimulatorFixture.shared()
         let simulator = fixture.directory + "/sim"
@@ -143,12 +146,12 @@ struct TSSLoadingTests {
             ["status", "--tee", "sim-snp", "--simulator-dir", simulator, "--state-file", fixture.directory + "/st"],
             ["report", "generate", "--tee", "sim-snp", "--simulator-dir", simulator, "--out", out],
         ] {
-            let trace = try TSSLoadingTests.loadedLibraries(arguments)
+            let trace = try LibraryLoadingIntegrationTests.loadedLibraries(arguments)
             #expect(trace.contains("file=libcrypto"), "the trace works: \(trace.prefix(400))")
             #expect(!trace.contains("libtss2"), "\(arguments) loaded libtss2")
         }
         guard SoftwareTPMRequirement.present else { return }
-        let trace = try TSSLoadingTests.loadedLibraries([
+        let trace = try LibraryLoadingIntegrationTests.loadedLibraries([
             "report", "generate", "--tee", "sim-az-snp", "--simulator-dir", simulator, "--out", out,
         ])
         #expect(trace.contains("file=libtss2-esys.so.0"), "the Azure path loads it (so the check above can fail)")

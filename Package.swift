@@ -55,12 +55,18 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "TEEDevice",
-            dependencies: ["AgentBase", "CTEEGuest", "TEEEvidence", "Cryptography", "SecureMemory"],
+            dependencies: [
+                "AgentBase", "CTEEGuest", "TEEEvidence", "Cryptography", "SecureMemory",
+                "CHyperV", "VTPM", "AzureIMDS", "CanonicalJSON",
+            ],
             swiftSettings: strict),
         // The software SNP/TDX "firmware" for machines without a TEE (its own X.509 chain and keys).
         .target(
             name: "TEESimulator",
-            dependencies: ["AgentBase", "CanonicalJSON", "TEEDevice", "TEEEvidence", "Cryptography", "SecureMemory"],
+            dependencies: [
+                "AgentBase", "CanonicalJSON", "TEEDevice", "TEEEvidence", "Cryptography", "SecureMemory",
+                "VTPM", "AzureIMDS",
+            ],
             swiftSettings: strict),
         .target(
             name: "KBSProtocol",
@@ -117,6 +123,30 @@ let package = Package(
                 "LUKSBinding", "SecureMemory", "Cryptography",
                 "CanonicalJSON", "CommandLineInterface",
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+
+        // MARK: Azure confidential VMs: the paravisor's vTPM and the instance metadata service (issue #18).
+        // tpm2-tss headers for types only (no link directive): VTPM dlopens the libraries on first use.
+        .systemLibrary(name: "CTSS2", path: "Sources/CTSS2", providers: [.apt(["libtss2-dev"])]),
+        // CPUID for the Hyper-V isolation leaves; imported by TEEDevice only.
+        .target(name: "CHyperV", path: "Sources/CHyperV"),
+        // The one importer of CTSS2: NV read/write, quote and PCR read through dlopen'd libtss2-esys.
+        .target(name: "VTPM", dependencies: ["AgentBase", "CTSS2"], swiftSettings: strict),
+        // Azure IMDS over plain http (169.254.169.254): the VCEK (SNP) and the TD quote (TDX), untrusted input.
+        .target(name: "AzureIMDS", dependencies: ["AgentBase", "CanonicalJSON", "HTTPClient"], swiftSettings: strict),
+        .executableTarget(
+            name: "AzureEvidenceBenchmark",
+            dependencies: [
+                "AgentBase", "AzureIMDS", "TEEDevice", "TEESimulator", "VTPM", "EvidenceVerification", "TEEEvidence",
+            ],
+            path: "Benchmarks/AzureEvidenceBenchmark", swiftSettings: strict),
+        // Needs swtpm (scripts/setup.sh installs it); tests that need it say so when it is missing.
+        .testTarget(
+            name: "VTPMTests",
+            dependencies: [
+                "AgentBase", "AgentCore", "AzureIMDS", "CanonicalJSON", "EvidenceVerification", "KBSProtocol",
+                "TEEDevice", "TEEEvidence", "TEESimulator", "TestSupport", "VTPM", "Cryptography",
             ],
             swiftSettings: strict),
 

@@ -7,8 +7,12 @@ set -euo pipefail
 packages=(
     # build: the C libraries behind our system-library targets
     pkg-config libssl-dev libsystemd-dev libcryptsetup-dev
+    # build: tpm2-tss headers for the VTPM module's types (the libraries are dlopened, never linked)
+    libtss2-dev
     # tests and demo: real LUKS2 images, a real journald, openssl for test CAs, lint
     cryptsetup-bin systemd openssl shellcheck curl ca-certificates
+    # tests and demo: the software TPM behind sim-az-snp / sim-az-tdx (VTPMTests)
+    swtpm swtpm-tools
 )
 if [[ "${CCAGENT_SETUP_E2E:-0}" == 1 ]]; then
     # the QEMU boot proof: kernel, initramfs builders, emulator; dmsetup for the guest's dm-crypt table

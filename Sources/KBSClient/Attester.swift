@@ -10,7 +10,8 @@ public protocol Attester: Sendable {
     var teeName: String { get }
     /// Whether the evidence comes from the simulator (printed as SIMULATED by callers).
     var isSimulated: Bool { get }
-    /// Evidence whose report data is `digest` (zero-padded to 64 bytes for SNP/TDX; raw for sample).
+    /// Evidence whose report data is `digest` (zero-padded to 64 bytes for SNP/TDX; raw for sample and the
+    /// Azure vTPM TEEs, see ``KBSClient/takesUnpaddedDigest(_:)``).
     func evidence(digest: [UInt8]) throws -> JSONValue
 }
 

@@ -104,7 +104,12 @@ public final class KBSClient {
             let keys = try pendingKeys.value()
             let runtime = RuntimeData(nonce: challenge.nonce, teePubKey: keys.publicJWK)
             let digest = runtime.digest(challenge.selectedHash)
-            let reportData = attester.teeName == "sample" ? digest : runtime.reportData(challenge.selectedHash)
+            // SNP/TDX report data is the digest zero-padded to 64 bytes; `sample` and Azure's vTPM evidence
+            // take the digest itself (guest-components hands the hash unpadded to az-snp-vtpm/az-tdx-vtpm,
+            // which put it in the TPM quote's qualifying data and the HCL user data; Trustee expects that).
+            let reportData =
+                KBSClient.takesUnpaddedDigest(attester.teeName)
+                ? digest : runtime.reportData(challenge.selectedHash)
             let evidence: JSONValue
             do {
                 evidence = try attester.evidence(digest: reportData)
@@ -295,5 +300,12 @@ extension String {
             return String(decoding: text[(start + pattern.count)...], as: UTF8.self)
         }
         return nil
+    }
+}
+
+extension KBSClient {
+    /// TEEs whose evidence binds the runtime-data digest itself rather than the digest padded to 64 bytes.
+    public static func takesUnpaddedDigest(_ tee: String) -> Bool {
+        tee == "sample" || tee == "az-snp-vtpm" || tee == "az-tdx-vtpm"
     }
 }

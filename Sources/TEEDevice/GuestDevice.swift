@@ -10,16 +10,26 @@ public enum TEEKind: String, Sendable, CaseIterable {
     case snp, tdx
     case simSNP = "sim-snp"
     case simTDX = "sim-tdx"
+    /// Azure confidential VMs: SNP or TDX behind the paravisor's vTPM (evidence from the HCL report).
+    case azSNP = "az-snp"
+    case azTDX = "az-tdx"
+    case simAzSNP = "sim-az-snp"
+    case simAzTDX = "sim-az-tdx"
 
-    /// The protocol-level TEE name (`snp` or `tdx`) a broker sees.
+    /// The protocol-level TEE name a broker sees (`snp`, `tdx`, `az-snp-vtpm`, `az-tdx-vtpm`).
     public var protocolName: String {
         switch self {
         case .snp, .simSNP: "snp"
         case .tdx, .simTDX: "tdx"
+        case .azSNP, .simAzSNP: "az-snp-vtpm"
+        case .azTDX, .simAzTDX: "az-tdx-vtpm"
         }
     }
 
-    public var isSimulated: Bool { self == .simSNP || self == .simTDX }
+    public var isSimulated: Bool { self == .simSNP || self == .simTDX || self == .simAzSNP || self == .simAzTDX }
+
+    /// Whether evidence comes from Azure's paravisor vTPM (real or simulated).
+    public var isAzure: Bool { self == .azSNP || self == .azTDX || self == .simAzSNP || self == .simAzTDX }
 }
 
 /// Evidence as the hardware produced it.

@@ -83,9 +83,10 @@ struct CCAgentCommandLineTests {
                                           digits), instead of --ca.
                   --allow-insecure-http   Allow a plain http:// broker (testing only).
                   --deadline <deadline>   Overall deadline in seconds (retries included).
-                  --tee <tee>             Evidence source: auto (hardware only), snp, tdx,
-                                          sim-snp, sim-tdx, sample. (values: auto, snp, tdx,
-                                          sim-snp, sim-tdx, sample)
+                  --tee <tee>             Evidence source: auto (hardware, Azure's vTPM
+                                          included), a TEE, a sim-* simulator, or sample.
+                                          (values: auto, snp, tdx, sim-snp, sim-tdx, az-snp,
+                                          az-tdx, sim-az-snp, sim-az-tdx, sample)
                   --simulator-dir <simulator-dir>
                                           Simulator state directory (default:
                                           /var/lib/ccagent/simulator).
@@ -152,7 +153,7 @@ struct CCAgentCommandLineTests {
             lines == [
                 "complete -o filenames -F _ccagent ccagent",
                 "status|enroll|unlock|unenroll|volumes|fetch|report|derive-key|daemon|secret|verify|simulator|",
-                "verify|", "snp|tdx|azure|", "--kds-offline|", "sim-snp|sim-tdx|", "snp|broker|",
+                "verify|", "snp|tdx|azure|", "--kds-offline|", "sim-snp|sim-tdx|sim-az-snp|sim-az-tdx|", "snp|broker|",
                 directory + "/crypttab|",
             ], "\(result.output)")
     }

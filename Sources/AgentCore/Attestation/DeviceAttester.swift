@@ -20,6 +20,9 @@ public struct DeviceAttester: Attester {
     public func evidence(digest: [UInt8]) throws -> JSONValue {
         let evidence = try device.evidence(reportData: digest, vmpl: 0)
         switch device.kind {
+        case .azSNP, .azTDX, .simAzSNP, .simAzTDX:
+            // The device made the whole az-*-vtpm document (evidence version 2).
+            return try JSONValue.parse(evidence.bytes, maxDepth: 8)
         case .snp, .simSNP:
             let report = try SNPReport(parsing: evidence.bytes)
             return EvidenceJSON.snp(report: report, certificates: evidence.certificateTable)
@@ -49,6 +52,12 @@ public enum DeviceSelection {
             return SimulatedSNPDevice(state: try SimulatorState.load(directory: simulatorDirectory))
         case .simTDX:
             return SimulatedTDXDevice(state: try SimulatorState.load(directory: simulatorDirectory))
+        case .simAzSNP, .simAzTDX:
+            return try SimulatedAzure.device(
+                kind: choice == .simAzSNP ? .simAzSNP : .simAzTDX,
+                state: try SimulatorState.load(directory: simulatorDirectory))
+        case .azSNP, .azTDX:
+            return try Platform.openDevice(preferring: choice == .azSNP ? .azSNP : .azTDX, root: platformRoot)
         case .auto, .snp, .tdx:
             return try Platform.openDevice(
                 preferring: choice == .auto ? nil : (choice == .snp ? .snp : .tdx), root: platformRoot)

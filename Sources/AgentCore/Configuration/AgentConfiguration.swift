@@ -9,7 +9,15 @@ public enum TEEChoice: String, Sendable, CaseIterable {
     case auto, snp, tdx
     case simSNP = "sim-snp"
     case simTDX = "sim-tdx"
+    /// Azure confidential VMs (the paravisor's vTPM), and their simulation on swtpm.
+    case azSNP = "az-snp"
+    case azTDX = "az-tdx"
+    case simAzSNP = "sim-az-snp"
+    case simAzTDX = "sim-az-tdx"
     case sample
+
+    /// Whether the choice is an Azure vTPM TEE (real or simulated).
+    public var isAzure: Bool { self == .azSNP || self == .azTDX || self == .simAzSNP || self == .simAzTDX }
 }
 
 /// What the boot does when it cannot unlock a volume it needs.

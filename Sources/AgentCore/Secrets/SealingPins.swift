@@ -92,7 +92,8 @@ public struct SealingPins: Sendable, Equatable {
     public static func defaultMode(for deviceKind: TEEKind?) -> SealingPolicy.Mode {
         switch deviceKind {
         case .snp?, .simSNP?: .snp
-        case .tdx?, .simTDX?, nil: .broker
+        // TDX has no derived key; neither has Azure's paravisor (it owns the SNP/TDX guest interface).
+        case .tdx?, .simTDX?, .azSNP?, .azTDX?, .simAzSNP?, .simAzTDX?, nil: .broker
         }
     }
 

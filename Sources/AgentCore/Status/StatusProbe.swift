@@ -53,6 +53,23 @@ public enum StatusProbe {
             .init("CVM", report.cvm), .init("Kernel", report.kernel),
             .init("Configured TEE", configuration.tee.rawValue),
         ])
+        if report.azure != nil || configuration.tee.isAzure {
+            let tdx = configuration.tee == .azTDX || configuration.tee == .simAzTDX
+            let name: String
+            if report.azure != nil {
+                name = report.platformName
+            } else if configuration.tee == .simAzSNP || configuration.tee == .simAzTDX {
+                name = "Azure CVM, \(tdx ? "TDX" : "SNP") via paravisor vTPM (SIMULATED on swtpm)"
+            } else {
+                name = "Azure CVM configured (\(configuration.tee.rawValue)), not confirmed by detection (see below)"
+            }
+            section.facts.insert(.init("Platform", name), at: 0)
+            section.facts.append(
+                .init(
+                    "Sealing", "broker: Azure's paravisor gives no TEE-derived key (no SNP MSG_KEY_REQ for the guest)"))
+        } else if let isolation = report.checks.first(where: { $0.name == "hyperv-isolation" }) {
+            section.facts.append(.init("Azure CVM", "no — \(isolation.detail)", verboseOnly: true))
+        }
         if let vmpl = report.vmpl { section.facts.append(.init("VMPL", "\(vmpl)")) }
         for check in report.checks {
             section.facts.append(
@@ -66,7 +83,9 @@ public enum StatusProbe {
         }
         let device = try? DeviceSelection.device(
             for: configuration.tee, simulatorDirectory: configuration.simulatorDirectory, platformRoot: root)
-        if configuration.tee == .simSNP || configuration.tee == .simTDX {
+        if configuration.tee == .simSNP || configuration.tee == .simTDX || configuration.tee == .simAzSNP
+            || configuration.tee == .simAzTDX
+        {
             section.add(
                 Finding(
                     .degraded, code: "tee.simulated",
@@ -98,6 +117,7 @@ public enum StatusProbe {
             ])
         }
         do {
+            if device.kind.isAzure { return try azureEvidenceSection(device) }
             let evidence = try device.evidence(reportData: [UInt8](repeating: 0, count: 64), vmpl: 0)
             var section = StatusSection()
             switch try EvidenceKind.detect(evidence.bytes) {
@@ -152,6 +172,30 @@ public enum StatusProbe {
                     hint: BootFailureHints.hint(for: BootUnlock.errorCode(error)))
             ])
         }
+    }
+
+    /// Azure: a fresh HCL report and quote (report data zero), shown as what the broker will check.
+    static func azureEvidenceSection(_ device: any GuestDevice) throws -> StatusSection {
+        let evidence = try device.evidence(reportData: [UInt8](repeating: 0, count: 64), vmpl: 0)
+        let parsed = try AzureEvidence(parsing: evidence.bytes)
+        let simulated = device.kind.isSimulated ? " (SIMULATED)" : ""
+        var section = StatusSection(facts: [
+            .init("Type", "\(parsed.tee.rawValue) evidence v\(parsed.version)\(simulated)"),
+            .init(
+                "HCLAkPub",
+                parsed.hclReport.runtimeData.attestationKey.map { "RSA \($0.modulusBits) bits" } ?? "absent"),
+        ])
+        for (index, pcr) in parsed.tpmQuote.pcrs.enumerated() where [0, 4, 7, 9, 11].contains(index) {
+            section.facts.append(.init("PCR\(index)", Hex.encode(pcr), verboseOnly: index != 4))
+        }
+        switch parsed.hclReport.hardwareReport {
+        case .snp(let report):
+            section.facts.append(.init("Measurement", Hex.encode(report.measurement)))
+            section.facts.append(.init("VMPL", "\(report.vmpl)"))
+        case .tdx(let report):
+            section.facts.append(.init("MRTD", Hex.encode(report.mrTD)))
+        }
+        return section
     }
 
     static func brokerSection(_ request: StatusRequest) -> StatusSection {

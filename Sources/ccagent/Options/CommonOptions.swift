@@ -38,7 +38,7 @@ func loadConfiguration(path: String = AgentConfiguration.defaultPath) -> AgentCo
 
 /// `--tee` and `--simulator-dir`.
 struct TEEOptions: ParsableArguments {
-    @Option(help: "Evidence source: auto (hardware only), snp, tdx, sim-snp, sim-tdx, sample.")
+    @Option(help: "Evidence source: auto (hardware, Azure's vTPM included), a TEE, a sim-* simulator, or sample.")
     var tee: TEEChoice?
 
     @Option(
@@ -119,7 +119,7 @@ func printError(_ message: String) {
 
 /// Prints the notice every simulated output carries.
 func noteSimulated(_ tee: TEEChoice) {
-    if tee == .simSNP || tee == .simTDX || tee == .sample {
+    if tee == .simSNP || tee == .simTDX || tee == .simAzSNP || tee == .simAzTDX || tee == .sample {
         printError("ccagent: SIMULATED evidence (\(tee.rawValue)): it proves nothing about this machine")
     }
 }

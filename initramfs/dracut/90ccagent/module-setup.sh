@@ -6,7 +6,17 @@
 # catalog, configuration, broker CA, crypttab) from a staged `make install DESTDIR=DIR` tree instead,
 # for image pipelines that build the initramfs before installing the package.
 
+# Azure confidential VMs (docs/azure.md): with CCAGENT_AZURE=1, or a configuration whose `tee` is az-snp
+# or az-tdx, the TPM drivers and the tpm2-tss libraries ccagent dlopens are added too. Other images do
+# not grow: ccagent never needs them off Azure.
+
 # shellcheck disable=SC2034,SC2154  # dracut provides $initdir, $systemdsystemunitdir, inst_* helpers
+
+# ccagent_azure CONFIG: whether the image is built for Azure.
+ccagent_azure() {
+    [[ ${CCAGENT_AZURE:-0} == 1 ]] && return 0
+    [[ -f $1 ]] && grep -Eq '^[[:space:]]*tee[[:space:]]*=[[:space:]]*"?az-(snp|tdx)"?[[:space:]]*(#.*)?$' "$1"
+}
 
 check() {
     require_binaries "${CCAGENT_DESTDIR:-}/usr/bin/ccagent" || return 1
@@ -49,6 +59,13 @@ install() {
     inst_libdir_file -o "libnss_dns.so.*" "libnss_files.so.*" "libresolv.so.*"
     # The TEE guest drivers.
     instmods -c sev-guest tdx-guest 2>/dev/null || :
+    if ccagent_azure "$root/etc/ccagent/ccagent.conf"; then
+        # The paravisor's vTPM (CRB on Azure, TIS elsewhere) and the libraries VTPM dlopens; dracut
+        # follows their dependencies (libtss2-sys, libtss2-mu, libcrypto).
+        instmods tpm_crb tpm_tis 2>/dev/null || :
+        inst_libdir_file "libtss2-esys.so.0*" "libtss2-tctildr.so.0*" "libtss2-tcti-device.so.0*" ||
+            dfatal "ccagent: Azure image needs libtss2-esys-3.0.2-0, libtss2-tctildr0 and libtss2-tcti-device0"
+    fi
     inst_dir /run/cryptsetup
     return 0
 }

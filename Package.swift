@@ -206,8 +206,8 @@ let package = Package(
             dependencies: [
                 "TEESimulator",
                 "CanonicalJSON",
-                "AgentBase", "AgentCore", "Cryptsetup", "KBSProtocol", "LUKSBinding", "SecureMemory", "TEEDevice",
-                "TestSupport",
+                "AgentBase", "AgentCore", "Cryptsetup", "HTTPClient", "KBSProtocol", "LUKSBinding", "SecureMemory",
+                "TEEDevice", "TestSupport",
             ],
             swiftSettings: strict),
     ]

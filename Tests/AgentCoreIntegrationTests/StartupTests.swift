@@ -13,10 +13,9 @@ struct StartupTests {
     /// The shared objects the dynamic loader reports opening (LD_DEBUG=files) while running `arguments`.
     static func loadedObjects(_ arguments: [String]) throws -> (output: String, objects: [String]) {
         let result = try Subprocess.run([Binaries.ccagent] + arguments, environment: ["LD_DEBUG": "files"])
-        let objects = result.output.split(separator: "\n").compactMap { line -> String? in
-            guard let range = line.range(of: "file=") else { return nil }
-            return String(line[range.upperBound...].prefix { $0 != " " && $0 != "\t" })
-        }
+        // Lines such as "  1234:\tfile=libcrypto.so.3 [0];  needed by ./ccagent [0]".
+        let objects = result.output.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" })
+            .filter { $0.hasPrefix("file=") }.map { String($0.dropFirst(5)) }
         return (result.output, objects)
     }
 

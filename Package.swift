@@ -30,11 +30,11 @@ let package = Package(
             name: "CTLS", path: "Sources/CTLS", pkgConfig: "libssl",
             providers: [.apt(["libssl-dev"])]),
         .systemLibrary(
-            name: "CCryptsetup", path: "Sources/CCryptsetup", pkgConfig: "libcryptsetup",
-            providers: [.apt(["libcryptsetup-dev"])]),
+            // Types only, without pkgConfig (it would link -lcryptsetup): Cryptsetup dlopens the library.
+            name: "CCryptsetup", path: "Sources/CCryptsetup", providers: [.apt(["libcryptsetup-dev"])]),
         .systemLibrary(
-            name: "CSystemd", path: "Sources/CSystemd", pkgConfig: "libsystemd",
-            providers: [.apt(["libsystemd-dev"])]),
+            // Declarations only, without pkgConfig (it would link -lsystemd): SystemdSupport dlopens it.
+            name: "CSystemd", path: "Sources/CSystemd", providers: [.apt(["libsystemd-dev"])]),
         .target(name: "CTEEGuest", path: "Sources/CTEEGuest"),
         // prctl and reboot, which Swift cannot call directly; imported by ProcessControl only.
         .target(name: "CProcess", path: "Sources/CProcess"),
@@ -236,8 +236,8 @@ let package = Package(
             dependencies: [
                 "TEESimulator",
                 "CanonicalJSON",
-                "AgentBase", "AgentCore", "Cryptsetup", "KBSProtocol", "LUKSBinding", "SecureMemory", "TEEDevice",
-                "TestSupport",
+                "AgentBase", "AgentCore", "Cryptsetup", "HTTPClient", "KBSProtocol", "LUKSBinding", "SecureMemory",
+                "TEEDevice", "TestSupport",
             ],
             swiftSettings: strict),
     ]

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Umbrella header for libcryptsetup; imported only by the Cryptsetup module.
+// libcryptsetup's types and constants; imported only by the Cryptsetup module, which resolves the
+// functions with dlopen/dlsym (Cryptsetup/Library.swift). The module map links nothing: a direct call
+// to a crypt_* function from Swift fails to link, which keeps the one choke point.
 #include <libcryptsetup.h>
 
 // Shift macros Swift cannot import, re-exported as constants so their values come from the header.

@@ -32,8 +32,15 @@ public final class PrivateKey: @unchecked Sendable {
         return PrivateKey(handle: PKeyHandle(key))
     }
 
-    /// Parses a PEM private key (PKCS#8 or traditional, unencrypted). Calls `PEM_read_bio_PrivateKey`.
+    /// Parses a PEM private key (PKCS#8 or traditional, unencrypted). An unencrypted PKCS#8 EC key on a
+    /// curve of ``Curve`` (what ``pemPKCS8()`` writes) is built from its fields with `EVP_PKEY_fromdata`;
+    /// anything else goes through `PEM_read_bio_PrivateKey` (OpenSSL 3's decoder chain, several million
+    /// instructions per key).
     public convenience init(pem: SecretBytes) throws {
+        if let key = ECPrivateKeyInfo.key(pem: pem) {
+            self.init(handle: PKeyHandle(key))
+            return
+        }
         let key: OpaquePointer? = pem.withUnsafeBytes { bytes in
             guard let bio = BIO_new_mem_buf(bytes.baseAddress, Int32(bytes.count)) else { return nil }
             defer { BIO_free(bio) }
@@ -62,9 +69,19 @@ public final class PrivateKey: @unchecked Sendable {
         (try? PublicKey(spkiDER: PublicKey.spki(handle.pointer))) ?? PublicKey(handle: handle)
     }
 
+    /// The curve of an EC key, read from the key itself (no public-key round trip), or nil.
+    var curve: Curve? {
+        var name = [CChar](repeating: 0, count: 64)
+        var nameLength = 0
+        guard EVP_PKEY_get_utf8_string_param(handle.pointer, "group", &name, name.count, &nameLength) == 1 else {
+            return nil
+        }
+        return Curve(groupName: String(decoding: name.prefix(nameLength).map { UInt8(bitPattern: $0) }, as: UTF8.self))
+    }
+
     /// Signs with ECDSA and returns fixed-width big-endian r and s.
     public func signECDSA(_ alg: DigestAlgorithm, data: [UInt8]) throws -> (r: [UInt8], s: [UInt8]) {
-        guard let curve = publicKey.ecCoordinates?.curve else {
+        guard let curve else {
             throw CryptoError(.invalidKey, "failed to sign with ECDSA: not an EC key")
         }
         let der = try signECDSADER(alg, data: data)
@@ -105,7 +122,7 @@ public final class PrivateKey: @unchecked Sendable {
 
     /// ECDH: the raw shared secret Z with `peer` (same curve). Calls `EVP_PKEY_derive`.
     public func ecdh(with peer: PublicKey) throws -> SecretBytes {
-        guard let mine = publicKey.ecCoordinates?.curve, let theirs = peer.ecCoordinates?.curve, mine == theirs else {
+        guard let mine = curve, let theirs = peer.ecCoordinates?.curve, mine == theirs else {
             throw CryptoError(.invalidKey, "failed to agree on a key: the peer key is not on this key's curve")
         }
         let context = try PKeyContext(key: handle.pointer)

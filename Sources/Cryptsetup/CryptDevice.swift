@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// A LUKS2 device through libcryptsetup: the only module that imports CCryptsetup.
+// A LUKS2 device through libcryptsetup: the only module that imports CCryptsetup. libcryptsetup is
+// loaded on first use (CryptsetupLibrary), not at process start.
 
 import AgentBase
 import CCryptsetup
@@ -15,8 +16,21 @@ public struct CryptsetupError: CodedError, Equatable {
     public var device: String
     /// The negative errno libcryptsetup returned.
     public var code: Int32
+    /// Why, when it is not one of libcryptsetup's return codes (the library itself could not be loaded).
+    public var reason: String?
+
+    public init(operation: String, device: String, code: Int32, reason: String? = nil) {
+        self.operation = operation
+        self.device = device
+        self.code = code
+        self.reason = reason
+    }
 
     public var description: String {
+        if let reason {
+            return device.isEmpty
+                ? "failed to \(operation): \(reason)" : "failed to \(operation) for '\(device)': \(reason)"
+        }
         let reason: String
         switch -code {
         case 1: reason = "wrong key or the keyslot does not open (EPERM)"
@@ -30,8 +44,13 @@ public struct CryptsetupError: CodedError, Equatable {
         return "failed to \(operation) on '\(device)': \(reason)"
     }
 
-    public var isWrongKey: Bool { code == -1 }
-    public var errorCode: ErrorCode { ErrorCode(isWrongKey ? "keyslot.wrong-key" : "cryptsetup.error") }
+    public var isWrongKey: Bool { code == -1 && reason == nil }
+    /// libcryptsetup is not installed (or not the expected ABI): no volume can be opened.
+    public var isLibraryUnavailable: Bool { reason != nil }
+    public var errorCode: ErrorCode {
+        ErrorCode(
+            isWrongKey ? "keyslot.wrong-key" : isLibraryUnavailable ? "cryptsetup.unavailable" : "cryptsetup.error")
+    }
 }
 
 /// Keyslot priority (crypt_keyslot_priority).
@@ -44,44 +63,39 @@ public enum KeyslotPriority: Int32, Sendable {
 /// An owned `struct crypt_device *` for one LUKS2 header; freed on deinit.
 public final class CryptDevice {
     private let pointer: OpaquePointer
+    private let library: CryptsetupLibrary
     public let path: String
 
-    /// libcryptsetup's own log lines go to stderr only when CCAGENT_CRYPTSETUP_DEBUG is set; our errors
-    /// carry the return codes instead.
-    private static let quietLogging: Void = {
-        if getenv("CCAGENT_CRYPTSETUP_DEBUG") == nil {
-            crypt_set_log_callback(nil, { _, _, _ in }, nil)
-        }
-    }()
-
-    /// Opens and loads a LUKS2 header. Calls `crypt_init` and `crypt_load`.
+    /// Opens and loads a LUKS2 header. Loads libcryptsetup on first use (a missing library is an error
+    /// naming it); calls `crypt_init` and `crypt_load`.
     public init(path: String) throws(CryptsetupError) {
-        _ = CryptDevice.quietLogging
+        let library = try CryptsetupLibrary.get(device: path)
         var device: OpaquePointer?
-        let rc = crypt_init(&device, path)
+        let rc = library.initialize(&device, path)
         guard rc == 0, let device else {
             throw CryptsetupError(operation: "open", device: path, code: rc == 0 ? -22 : rc)
         }
-        let loaded = crypt_load(device, CRYPT_LUKS2, nil)
+        let loaded = library.load(device, CRYPT_LUKS2, nil)
         guard loaded == 0 else {
-            crypt_free(device)
+            library.free(device)
             throw CryptsetupError(operation: "load a LUKS2 header", device: path, code: loaded)
         }
         pointer = device
+        self.library = library
         self.path = path
     }
 
-    deinit { crypt_free(pointer) }
+    deinit { library.free(pointer) }
 
     /// The header UUID. Calls `crypt_get_uuid`.
     public var uuid: String {
-        crypt_get_uuid(pointer).map { String(cString: $0) } ?? ""
+        library.getUUID(pointer).map { String(cString: $0) } ?? ""
     }
 
     /// The whole header metadata as JSON text. Calls `crypt_dump_json`.
     public func headerJSON() throws(CryptsetupError) -> String {
         var json: UnsafePointer<CChar>?
-        let rc = crypt_dump_json(pointer, &json, 0)
+        let rc = library.dumpJSON(pointer, &json, 0)
         guard rc == 0, let json else {
             throw CryptsetupError(operation: "read the header JSON", device: path, code: rc == 0 ? -22 : rc)
         }
@@ -90,7 +104,7 @@ public final class CryptDevice {
 
     /// Whether a keyslot holds a key. Calls `crypt_keyslot_status`.
     public func isKeyslotActive(_ slot: Int32) -> Bool {
-        let status = crypt_keyslot_status(pointer, slot)
+        let status = library.keyslotStatus(pointer, slot)
         return status == CRYPT_SLOT_ACTIVE || status == CRYPT_SLOT_ACTIVE_LAST
     }
 
@@ -110,11 +124,11 @@ public final class CryptDevice {
                     type: type, hash: hashName, time_ms: 0, iterations: iterations, max_memory_kb: 0,
                     parallel_threads: 0,
                     flags: cca_pbkdf_no_benchmark)
-                let set = crypt_set_pbkdf_type(pointer, &pbkdf)
+                let set = library.setPBKDFType(pointer, &pbkdf)
                 guard set == 0 else { return set }
                 return existingPassphrase.withUnsafeBytes { old in
                     newPassphrase.withUnsafeBytes { new in
-                        crypt_keyslot_add_by_passphrase(
+                        library.keyslotAddByPassphrase(
                             pointer, slot, old.baseAddress?.assumingMemoryBound(to: CChar.self), old.count,
                             new.baseAddress?.assumingMemoryBound(to: CChar.self), new.count)
                     }
@@ -127,25 +141,25 @@ public final class CryptDevice {
 
     /// Calls `crypt_keyslot_set_priority`.
     public func setPriority(_ priority: KeyslotPriority, slot: Int32) throws(CryptsetupError) {
-        let rc = crypt_keyslot_set_priority(pointer, slot, crypt_keyslot_priority(rawValue: priority.rawValue))
+        let rc = library.keyslotSetPriority(pointer, slot, crypt_keyslot_priority(rawValue: priority.rawValue))
         guard rc == 0 else { throw CryptsetupError(operation: "set keyslot \(slot) priority", device: path, code: rc) }
     }
 
     /// Calls `crypt_keyslot_get_priority`.
     public func priority(slot: Int32) -> KeyslotPriority? {
-        KeyslotPriority(rawValue: crypt_keyslot_get_priority(pointer, slot).rawValue)
+        KeyslotPriority(rawValue: library.keyslotGetPriority(pointer, slot).rawValue)
     }
 
     /// Removes a keyslot. Calls `crypt_keyslot_destroy`.
     public func destroyKeyslot(_ slot: Int32) throws(CryptsetupError) {
-        let rc = crypt_keyslot_destroy(pointer, slot)
+        let rc = library.keyslotDestroy(pointer, slot)
         guard rc == 0 else { throw CryptsetupError(operation: "destroy keyslot \(slot)", device: path, code: rc) }
     }
 
     /// Token JSON by id, or nil for an empty id. Calls `crypt_token_json_get`.
     public func tokenJSON(_ token: Int32) -> String? {
         var json: UnsafePointer<CChar>?
-        guard crypt_token_json_get(pointer, token, &json) >= 0, let json else { return nil }
+        guard library.tokenJSONGet(pointer, token, &json) >= 0, let json else { return nil }
         return String(cString: json)
     }
 
@@ -157,14 +171,14 @@ public final class CryptDevice {
     /// Writes a token (`id` -1 allocates one) and returns its id. Calls `crypt_token_json_set`.
     @discardableResult
     public func setToken(_ id: Int32, json: String) throws(CryptsetupError) -> Int32 {
-        let rc = crypt_token_json_set(pointer, id, json)
+        let rc = library.tokenJSONSet(pointer, id, json)
         guard rc >= 0 else { throw CryptsetupError(operation: "write a token", device: path, code: rc) }
         return rc
     }
 
     /// Removes a token. Calls `crypt_token_json_set` with NULL.
     public func removeToken(_ id: Int32) throws(CryptsetupError) {
-        let rc = crypt_token_json_set(pointer, id, nil)
+        let rc = library.tokenJSONSet(pointer, id, nil)
         guard rc >= 0 else { throw CryptsetupError(operation: "remove token \(id)", device: path, code: rc) }
     }
 
@@ -177,7 +191,7 @@ public final class CryptDevice {
     ) throws(CryptsetupError) {
         let flags = cca_activate_ignore_persistent | (allowDiscards ? cca_activate_allow_discards : 0)
         let rc = passphrase.withUnsafeBytes { key in
-            crypt_activate_by_passphrase(
+            library.activateByPassphrase(
                 pointer, name, slot, key.baseAddress?.assumingMemoryBound(to: CChar.self), key.count, flags)
         }
         guard rc >= 0 else {
@@ -188,7 +202,7 @@ public final class CryptDevice {
 
     /// Removes the mapping `name`. Calls `crypt_deactivate`.
     public func deactivate(name: String) throws(CryptsetupError) {
-        let rc = crypt_deactivate(pointer, name)
+        let rc = library.deactivate(pointer, name)
         guard rc == 0 else { throw CryptsetupError(operation: "deactivate '\(name)'", device: path, code: rc) }
     }
 
@@ -201,11 +215,14 @@ public final class CryptDevice {
         return end < 0 ? nil : UInt64(end) / 512
     }
 
-    /// Whether a mapping `name` is active. Calls `crypt_status`.
+    /// Whether a mapping `name` is active. Calls `crypt_status` (false when libcryptsetup is missing:
+    /// nothing could have been activated by this agent then).
     public static func isActive(name: String) -> Bool {
         // Without device-mapper there is no mapping, and asking libcryptsetup would print a warning.
-        guard access("/dev/mapper/control", F_OK) == 0 else { return false }
-        let status = crypt_status(nil, name)
+        guard access("/dev/mapper/control", F_OK) == 0,
+            case .success(let library) = CryptsetupLibrary.shared
+        else { return false }
+        let status = library.status(nil, name)
         return status == CRYPT_ACTIVE || status == CRYPT_BUSY
     }
 }

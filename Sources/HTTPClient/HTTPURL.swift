@@ -1,17 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 // The few URLs the agent requests: scheme://host[:port][/path][?query]; nothing else is accepted.
 
-/// A parsed `http://` or `https://` URL.
-struct HTTPURL: Sendable, Equatable {
-    var isTLS: Bool
+/// A parsed `http://` or `https://` URL. Public so that every module checks a URL option with the parser
+/// the requests use (`try HTTPURL(text, allowHTTP: false)`), rather than with a prefix test.
+public struct HTTPURL: Sendable, Equatable {
+    public internal(set) var isTLS: Bool
     /// A DNS name or an IP literal (IPv6 without its brackets).
-    var host: String
-    var port: UInt16
+    public internal(set) var host: String
+    public internal(set) var port: UInt16
     /// The request target: path and query, at least "/".
-    var target: String
+    public internal(set) var target: String
 
     /// The connection key: requests to the same scheme, host and port may share a connection.
-    var origin: String { (isTLS ? "https://" : "http://") + hostForHeader + ":\(port)" }
+    public var origin: String { (isTLS ? "https://" : "http://") + hostForHeader + ":\(port)" }
 
     var isIPv6Literal: Bool { host.utf8.contains(UInt8(ascii: ":")) }
 
@@ -19,7 +20,7 @@ struct HTTPURL: Sendable, Equatable {
     var hostForHeader: String { isIPv6Literal ? "[\(host)]" : host }
 
     /// Parses `text`; `allowHTTP`: whether plain http is acceptable.
-    init(_ text: String, allowHTTP: Bool) throws(HTTPError) {
+    public init(_ text: String, allowHTTP: Bool) throws(HTTPError) {
         let bytes = Array(text.utf8)
         let rest: ArraySlice<UInt8>
         if bytes.starts(with: Array("https://".utf8)) {

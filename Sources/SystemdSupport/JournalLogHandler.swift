@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// A swift-log handler writing native journald entries (sd_journal_sendv), with /dev/kmsg or stderr fallback.
+// A swift-log handler writing native journald entries (sd_journal_sendv, libsystemd loaded on first use),
+// with /dev/kmsg or stderr fallback.
 
-import CSystemd
 import Logging
 
 #if canImport(Glibc)
@@ -62,10 +62,12 @@ public struct JournalLogHandler: LogHandler {
         }
     }
 
-    /// Sends fields with `sd_journal_sendv`; returns its result (0 or -errno).
+    /// Sends fields with `sd_journal_sendv`; returns its result (0 or -errno; -ELIBACC when libsystemd
+    /// cannot be loaded, and the caller falls back to /dev/kmsg or stderr).
     static func send(_ fields: [String]) -> Int32 {
+        guard let library = SystemdLibrary.shared else { return -ELIBACC }
         let buffers = fields.map { Array($0.utf8) }
-        return withIOVecs(buffers) { vectors in sd_journal_sendv(vectors, Int32(buffers.count)) }
+        return withIOVecs(buffers) { vectors in library.journalSendV(vectors, Int32(buffers.count)) }
     }
 
     private static func withIOVecs(_ buffers: [[UInt8]], _ body: (UnsafePointer<iovec>) -> Int32) -> Int32 {

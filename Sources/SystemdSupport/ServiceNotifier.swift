@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // sd_notify for Type=notify units: READY, STATUS, STOPPING; results checked.
 
-import CSystemd
-
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,10 +16,13 @@ public struct ServiceNotifier: Sendable {
 
     public init() {}
 
-    /// Calls `sd_notify(0, state)`.
+    /// Calls `sd_notify(0, state)`. libsystemd is loaded on first use, and only under systemd (with
+    /// NOTIFY_SOCKET set); a missing libsystemd there is a failure (ELIBACC), since systemd waits.
     @discardableResult
     public func notify(_ state: String) -> Result {
-        let rc = sd_notify(0, state)
+        guard getenv("NOTIFY_SOCKET") != nil else { return .notUnderSystemd }
+        guard let library = SystemdLibrary.shared else { return .failed(errno: ELIBACC) }
+        let rc = library.notify(0, state)
         if rc > 0 { return .sent }
         if rc == 0 { return .notUnderSystemd }
         return .failed(errno: -rc)

@@ -23,7 +23,7 @@ public struct SimulatedTDXDevice: GuestDevice {
                 .invalidRequest, "failed to request a quote: report data is \(reportData.count) bytes, at most 64")
         }
         do {
-            guard let (_, x, y) = state.tdxAttestationKey.publicKey.ecCoordinates else {
+            guard let (_, x, y) = try state.tdxAttestationKey.publicKey.ecCoordinates else {
                 throw DeviceError(.simulatorState, "the simulated attestation key is not EC")
             }
             let attestationKey = x + y

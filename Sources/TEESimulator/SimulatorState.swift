@@ -5,6 +5,7 @@ import AgentBase
 import CanonicalJSON
 import Cryptography
 import SecureMemory
+import Synchronization
 import TEEDevice
 import TEEEvidence
 
@@ -50,12 +51,17 @@ public struct SimulatorState: Sendable {
     public let directory: String
     public let launch: Launch
     let chipSecret: SecretBytes
-    let vcekKey: PrivateKey
+    /// The private keys are read at load but parsed on first use: an SNP report needs only the VCEK key,
+    /// a TDX quote only the other two.
+    private let vcekKeyPEM: LazyPrivateKey
     public let ark: Certificate
     public let ask: Certificate
     public let vcek: Certificate
-    let tdxAttestationKey: PrivateKey
-    let pckKey: PrivateKey
+    private let tdxAttestationKeyPEM: LazyPrivateKey
+    private let pckKeyPEM: LazyPrivateKey
+    var vcekKey: PrivateKey { get throws { try vcekKeyPEM.key() } }
+    var tdxAttestationKey: PrivateKey { get throws { try tdxAttestationKeyPEM.key() } }
+    var pckKey: PrivateKey { get throws { try pckKeyPEM.key() } }
     public let tdxRoot: Certificate
     public let pck: Certificate
 
@@ -72,11 +78,12 @@ public struct SimulatorState: Sendable {
             let launch = try Launch(json: store.read("launch.json"), path: store.path("launch.json"))
             return SimulatorState(
                 directory: directory, launch: launch, chipSecret: try store.readSecret("chip-secret"),
-                vcekKey: try PrivateKey(pem: store.readSecret("vcek.key.pem")),
+                vcekKeyPEM: LazyPrivateKey(pem: try store.readSecret("vcek.key.pem"), path: store.path("vcek.key.pem")),
                 ark: try store.certificate("ark.pem"), ask: try store.certificate("ask.pem"),
                 vcek: try store.certificate("vcek.pem"),
-                tdxAttestationKey: try PrivateKey(pem: store.readSecret("tdx-attestation.key.pem")),
-                pckKey: try PrivateKey(pem: store.readSecret("pck.key.pem")),
+                tdxAttestationKeyPEM: LazyPrivateKey(
+                    pem: try store.readSecret("tdx-attestation.key.pem"), path: store.path("tdx-attestation.key.pem")),
+                pckKeyPEM: LazyPrivateKey(pem: try store.readSecret("pck.key.pem"), path: store.path("pck.key.pem")),
                 tdxRoot: try store.certificate("tdx-root.pem"), pck: try store.certificate("pck.pem"))
         } catch let error as DeviceError {
             throw error
@@ -239,6 +246,31 @@ extension SimulatorState.Launch {
             measurement: try string("measurement"), hostData: try string("host_data"), policy: try integer("policy"),
             familyID: try string("family_id"), imageID: try string("image_id"), guestSVN: svn,
             chipID: try string("chip_id"), mrTD: try string("mr_td"))
+    }
+}
+
+/// A private key file's bytes, parsed into a ``PrivateKey`` the first time it is needed (then kept).
+final class LazyPrivateKey: Sendable {
+    private let pem: SecretBytes
+    private let path: String
+    private let parsed = Mutex<PrivateKey?>(nil)
+
+    init(pem: SecretBytes, path: String) {
+        self.pem = pem
+        self.path = path
+    }
+
+    func key() throws(DeviceError) -> PrivateKey {
+        try parsed.withLock { (parsed: inout PrivateKey?) throws(DeviceError) -> PrivateKey in
+            if let parsed { return parsed }
+            do {
+                let key = try PrivateKey(pem: pem)
+                parsed = key
+                return key
+            } catch {
+                throw DeviceError(.simulatorState, "failed to load the simulator key '\(path)': \(error)")
+            }
+        }
     }
 }
 

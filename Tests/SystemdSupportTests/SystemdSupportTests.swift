@@ -2,9 +2,10 @@
 // The journal catalog, sd_notify against a real datagram socket, and the stderr fallback.
 
 import Logging
-import SystemdSupport
 import TestSupport
 import Testing
+
+@testable import SystemdSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -25,6 +26,13 @@ struct SystemdSupportTests {
                 catalog.components(separatedBy: "-- \(event.messageID)\nEvent: \(event.rawValue)\n").count == 2,
                 "\(event.rawValue)")
         }
+    }
+
+    @Test("libsystemd is loaded on first use with both functions; an absent one is nil, not a crash")
+    func lazyLibrary() {
+        #expect(SystemdLibrary.load(soname: "libsystemd-absent.so.9") == nil)
+        #expect(SystemdLibrary.load(soname: "libc.so.6") == nil, "libc has no sd_notify")
+        #expect(SystemdLibrary.shared != nil)
     }
 
     @Test("sd_notify reaches NOTIFY_SOCKET; without it the agent knows it is not under systemd")

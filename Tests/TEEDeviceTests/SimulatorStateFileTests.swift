@@ -79,4 +79,28 @@ struct SimulatorStateFileTests {
             "\(error)".contains("launch.json") && "\(error)".contains("'policy'")
         }
     }
+
+    @Test("a damaged key file fails the evidence that needs it, naming the file; the other TEE still works")
+    func damagedKey() throws {
+        let state = SharedSimulators.first
+        let root = try Fixtures.temporaryDirectory("ccagent-sim-badkey")
+        defer { Fixtures.removeTree(root) }
+        let directory = root + "/state"
+        try FileIO.makeDirectory(directory)
+        for name in try FileIO.listDirectory(state.directory) {
+            let bytes = try FileIO.read(path: state.directory + "/" + name, limit: 1 << 20)
+            try FileIO.writeAtomically(path: directory + "/" + name, bytes: bytes)
+        }
+        try FileIO.writeAtomically(
+            path: directory + "/vcek.key.pem",
+            bytes: Array("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n".utf8))
+        // Keys are parsed on first use: the state loads, an SNP report fails naming the key file.
+        let damaged = try SimulatorState.load(directory: directory)
+        #expect {
+            try SimulatedSNPDevice(state: damaged).evidence(reportData: [1], vmpl: 0)
+        } throws: { error in
+            "\(error)".contains("vcek.key.pem")
+        }
+        _ = try SimulatedTDXDevice(state: damaged).evidence(reportData: [1], vmpl: 0)
+    }
 }

@@ -91,7 +91,13 @@ json.dump(spec, open(out, "w"), indent=1)
 PY
 python3 "$here/interleave.py" "$work/spec.json" "$work/timings.json"
 
-# Peak RSS (GNU time: ru_maxrss of the largest process in the tree, no cgroup needed).
+# Peak RSS (GNU time: ru_maxrss of the largest process in the tree, no cgroup needed). ru_maxrss counts
+# the binary's mapped file pages, whose number depends on how they entered the page cache (a just-linked
+# binary's written folios map differently from pages read at exec): drop ccagent's cached pages first
+# and run it once, so every build is measured as read from disk, as at boot.
+python3 -c 'import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)' \
+    "$bin/ccagent"
+"$bin/ccagent" --version >/dev/null
 rss() { # N COMMAND...
     local n=$1
     shift

@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: Apache-2.0
+// What a process maps at start: libcryptsetup and libsystemd are loaded on first use (dlopen), so a
+// command that opens no volume and logs nothing to the journal never maps them or their dependencies;
+// a missing libcryptsetup is an error that names it, not a failure of the dynamic loader at start.
+
+import TestSupport
+import Testing
+
+@testable import Cryptsetup
+
+@Suite("Start-up: lazily loaded libraries", .tags(.integration))
+struct StartupTests {
+    /// The shared objects the dynamic loader reports opening (LD_DEBUG=files) while running `arguments`.
+    static func loadedObjects(_ arguments: [String]) throws -> (output: String, objects: [String]) {
+        let result = try Subprocess.run([Binaries.ccagent] + arguments, environment: ["LD_DEBUG": "files"])
+        // Lines such as "  1234:\tfile=libcrypto.so.3 [0];  needed by ./ccagent [0]".
+        let objects = result.output.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" })
+            .filter { $0.hasPrefix("file=") }.map { String($0.dropFirst(5)) }
+        return (result.output, objects)
+    }
+
+    @Test("`ccagent --version` maps neither libcryptsetup nor libsystemd nor their dependencies")
+    func versionMapsNoVolumeLibraries() throws {
+        let (output, objects) = try Self.loadedObjects(["--version"])
+        #expect(objects.contains { $0.hasPrefix("libcrypto.so") }, "LD_DEBUG gave no file list: \(output)")
+        for library in ["libcryptsetup", "libsystemd", "libdevmapper", "libargon2", "libjson-c", "libgcrypt"] {
+            #expect(!objects.contains { $0.hasPrefix(library) }, "\(library) mapped at start: \(objects)")
+        }
+    }
+
+    @Test("a command that opens a volume loads libcryptsetup then")
+    func volumeCommandLoadsCryptsetup() throws {
+        let directory = try Fixtures.temporaryDirectory("ccagent-startup")
+        defer { Fixtures.removeTree(directory) }
+        let image = directory + "/not-luks.img"
+        try Subprocess.run(["/usr/bin/truncate", "-s", "1M", image]).check()
+        let (output, objects) = try Self.loadedObjects(["volumes", image])
+        #expect(objects.contains(CryptsetupLibrary.soname), "\(output)")
+    }
+
+    @Test("a missing libcryptsetup is an error naming the library, and nothing is half-loaded")
+    func missingLibrary() throws {
+        guard case .failure(let error) = CryptsetupLibrary.load(soname: "libcryptsetup-absent.so.99") else {
+            Issue.record("an absent library loaded")
+            return
+        }
+        #expect(error.isLibraryUnavailable)
+        #expect(!error.isWrongKey)
+        #expect(error.errorCode.description == "cryptsetup.unavailable")
+        #expect(error.description.contains("libcryptsetup-absent.so.99 could not be loaded"), "\(error)")
+        #expect(error.description.contains("install libcryptsetup12"), "\(error)")
+    }
+
+    @Test("a library without the crypt_* functions is refused, naming what is missing")
+    func libraryWithoutSymbols() throws {
+        guard case .failure(let error) = CryptsetupLibrary.load(soname: "libc.so.6") else {
+            Issue.record("libc was accepted as libcryptsetup")
+            return
+        }
+        #expect(error.description.contains("missing crypt_init"), "\(error)")
+        #expect(error.description.contains("crypt_activate_by_passphrase"), "\(error)")
+    }
+
+    @Test("the installed libcryptsetup loads with every function ccagent calls")
+    func installedLibraryLoads() throws {
+        guard case .success = CryptsetupLibrary.shared else {
+            Issue.record("libcryptsetup did not load: \(CryptsetupLibrary.shared)")
+            return
+        }
+    }
+}

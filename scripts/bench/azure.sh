@@ -15,7 +15,10 @@ if ! command -v swtpm >/dev/null 2>&1; then
     exit 1
 fi
 iterations="${1:-50}"
-swift build -c release --static-swift-stdlib -Xswiftc -gnone --product AzureEvidenceBenchmark >&2
+# The Makefile's release flags (one word each, no spaces in them).
+release_flags=$(make -s --no-print-directory release-flags)
+# shellcheck disable=SC2086
+swift build $release_flags --product AzureEvidenceBenchmark >&2
 bin="$(swift build -c release --show-bin-path)/AzureEvidenceBenchmark"
 
 echo "| TEE | runs | ESYS calls | total ms | TPM ms (ESYS round trips) | agent ms | IMDS ms (stand-in, HTTP) | paravisor ms (simulated) | broker verify ms |"

@@ -11,5 +11,8 @@ if [ ! -r "$corpus/PROVENANCE.md" ]; then
     echo "verify.sh: evidence corpus not found at '$corpus'; set CCAGENT_TESTVECTORS" >&2
     exit 1
 fi
-swift build -c release --static-swift-stdlib -Xswiftc -gnone --product VerifyBenchmark >&2
+# The Makefile's release flags (one word each, no spaces in them).
+release_flags=$(make -s --no-print-directory release-flags)
+# shellcheck disable=SC2086
+swift build $release_flags --product VerifyBenchmark >&2
 "$(swift build -c release --show-bin-path)/VerifyBenchmark" "$corpus" "${1:-200}"

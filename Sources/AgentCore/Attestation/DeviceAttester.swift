@@ -43,6 +43,15 @@ public enum DeviceSelection {
         }
     }
 
+    /// The attester over `device` when it is open (so a simulator's state is loaded, and a simulated vTPM
+    /// started, once); otherwise the attester for `choice`, whose opening error is the one to report.
+    public static func attester(
+        for choice: TEEChoice, device: (any GuestDevice)?, simulatorDirectory: String
+    ) throws -> any Attester {
+        if choice != .sample, let device { return DeviceAttester(device: device) }
+        return try attester(for: choice, simulatorDirectory: simulatorDirectory)
+    }
+
     /// The device for `choice`; `platformRoot` prefixes every kernel path (tests point it at a fake tree).
     public static func device(
         for choice: TEEChoice, simulatorDirectory: String, platformRoot: String = ""

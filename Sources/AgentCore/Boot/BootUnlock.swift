@@ -252,11 +252,11 @@ struct BootRun {
     mutating func attest(needsBroker: Bool) -> Result<AttestedFactors, AttestationFailure> {
         let broker = configuration.brokerURL
         do {
-            let attester = try DeviceSelection.attester(
-                for: configuration.tee, simulatorDirectory: configuration.simulatorDirectory)
-            tee = configuration.tee == .auto ? attester.teeName : configuration.tee.rawValue
             let device = try? DeviceSelection.device(
                 for: configuration.tee, simulatorDirectory: configuration.simulatorDirectory)
+            let attester = try DeviceSelection.attester(
+                for: configuration.tee, device: device, simulatorDirectory: configuration.simulatorDirectory)
+            tee = configuration.tee == .auto ? attester.teeName : configuration.tee.rawValue
             let factors = AttestedFactors(
                 clientConfiguration: KBSClientConfiguration(
                     brokerURL: broker ?? "https://unset.invalid", trust: request.trust,

@@ -114,7 +114,7 @@ public final class SealingKeys: SealingKeySource, @unchecked Sendable {
         let device = try? DeviceSelection.device(
             for: configuration.tee, simulatorDirectory: configuration.simulatorDirectory)
         let attester = try? DeviceSelection.attester(
-            for: configuration.tee, simulatorDirectory: configuration.simulatorDirectory)
+            for: configuration.tee, device: device, simulatorDirectory: configuration.simulatorDirectory)
         let factors = AttestedFactors(
             clientConfiguration: KBSClientConfiguration(
                 brokerURL: configuration.brokerURL ?? "https://unset.invalid", trust: trust,

@@ -28,7 +28,8 @@ func makeFactors(
         needsDevice || tee != .sample
         ? try? DeviceSelection.device(for: tee, simulatorDirectory: simulatorDirectory) : nil
     let attester: (any Attester)? =
-        endpoint == nil ? nil : try DeviceSelection.attester(for: tee, simulatorDirectory: simulatorDirectory)
+        endpoint == nil
+        ? nil : try DeviceSelection.attester(for: tee, device: device, simulatorDirectory: simulatorDirectory)
     let configuration = KBSClientConfiguration(
         brokerURL: endpoint?.url ?? "https://unset.invalid", trust: endpoint?.trust ?? .systemCAs,
         allowInsecureHTTP: endpoint?.insecure ?? false, deadlineSeconds: endpoint?.deadline ?? 60)

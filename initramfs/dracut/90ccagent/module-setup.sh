@@ -37,6 +37,10 @@ ccagent_inst() {
 install() {
     local root=${CCAGENT_DESTDIR:-}
     inst_binary "$root/usr/bin/ccagent" /usr/bin/ccagent
+    # Loaded with dlopen on first use, so the ELF dependency walk above does not see them: libcryptsetup
+    # (required) and libsystemd (journald logging; without it the agent logs to kmsg).
+    inst_libdir_file "libcryptsetup.so.12*" || dfatal "ccagent: libcryptsetup.so.12 not found (libcryptsetup12)"
+    inst_libdir_file -o "libsystemd.so.0*"
     # make install puts units in /usr/lib/systemd/system; dracut's unit directory may be /lib's.
     local unit=$root/usr/lib/systemd/system/ccagent-unlock.service
     [[ -f $unit ]] || unit=$root${systemdsystemunitdir}/ccagent-unlock.service

@@ -130,7 +130,8 @@ public struct IMDSClient: Sendable {
             guard let text = json[key]?.stringValue else {
                 throw IMDSError(.malformed, "IMDS \(baseURL + path): no string '\(key)' in the answer")
             }
-            guard text.contains("-----BEGIN CERTIFICATE-----"), text.contains("-----END CERTIFICATE-----") else {
+            guard text.containsText("-----BEGIN CERTIFICATE-----"), text.containsText("-----END CERTIFICATE-----")
+            else {
                 throw IMDSError(.malformed, "IMDS \(baseURL + path): '\(key)' is not a PEM certificate")
             }
             return text

@@ -141,7 +141,7 @@ public final class StandInIMDS: @unchecked Sendable {
 
     private func respond(head: String, body: [UInt8]) -> (Int, [UInt8]) {
         let requestLine = head.prefix { $0 != "\r" }
-        guard head.lowercased().contains("\r\nmetadata: true\r\n") else {
+        guard head.lowercased().containsText("\r\nmetadata: true\r\n") else {
             return (400, Array("{\"error\":\"Bad request. Required metadata header not specified\"}".utf8))
         }
         switch mode {

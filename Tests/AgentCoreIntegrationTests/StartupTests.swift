@@ -3,6 +3,7 @@
 // command that opens no volume and logs nothing to the journal never maps them or their dependencies;
 // a missing libcryptsetup is an error that names it, not a failure of the dynamic loader at start.
 
+import AgentBase
 import TestSupport
 import Testing
 
@@ -59,6 +60,20 @@ struct StartupTests {
         }
         #expect(error.description.contains("missing crypt_init"), "\(error)")
         #expect(error.description.contains("crypt_activate_by_passphrase"), "\(error)")
+    }
+
+    /// Modules kept out of the agent for their size (issue #19): the regex engine (~0.9 MB of a static
+    /// release binary, pulled in by a single `String.contains(String)`) and Foundation.
+    @Test("ccagent refers to nothing from the regex module or Foundation")
+    func noRegexNoFoundation() throws {
+        let result = try Subprocess.run(["/usr/bin/nm", "-u", Binaries.ccagent])
+        try result.check()
+        let symbols = result.output.split(separator: "\n")
+        #expect(symbols.count > 100, "nm listed no undefined symbols: \(result.output.prefix(500))")
+        for module in ["17_StringProcessing", "12_RegexParser", "10Foundation", "20FoundationEssentials"] {
+            let uses = symbols.filter { $0.containsText(module) }
+            #expect(uses.isEmpty, "ccagent uses \(module): \(uses.prefix(5)) (find the call with swift demangle)")
+        }
     }
 
     @Test("the installed libcryptsetup loads with every function ccagent calls")

@@ -74,9 +74,13 @@ step "Unlock: attest on the simulator, fetch the secret, open only our keyslot (
 "$ccagent" unlock "$image" --broker "$broker" --ca "$work/ca.pem" --tee sim-snp --simulator-dir "$work/sim" \
     --verify-only
 
+step "Unlock again as an Azure confidential VM would (sim-az-snp: the paravisor's vTPM on swtpm, a stand-in IMDS)"
+"$ccagent" unlock "$image" --broker "$broker" --ca "$work/ca.pem" --tee sim-az-snp --simulator-dir "$work/sim" \
+    --verify-only
+
 step "Volumes with a ccagent token"
 "$ccagent" volumes "$image"
 
 step "Broker audit log"
 cat "$work/broker.log"
-printf '\nDemo complete: attested on the simulator, unlocked through libcryptsetup, everything stopped.\n'
+printf '\nDemo complete: attested on the simulator (SNP, and SNP behind a simulated Azure vTPM), unlocked through libcryptsetup, everything stopped.\n'

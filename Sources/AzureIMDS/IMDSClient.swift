@@ -71,13 +71,10 @@ public struct IMDSClient: Sendable {
     )
         throws(IMDSError)
     {
-        let allowed = ["http://169.254.169.254", "http://127.0.0.1", "http://localhost", "http://[::1]"]
+        // Parsed as the requests parse it (HTTPURL: no credentials, a valid port), then the host compared.
+        let allowedHosts = ["169.254.169.254", "127.0.0.1", "localhost", "::1"]
         let trimmed = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
-        guard
-            allowed.contains(where: {
-                trimmed == $0 || trimmed.hasPrefix($0 + ":") || trimmed.hasPrefix($0 + "/")
-            })
-        else {
+        guard let url = try? HTTPURL(trimmed, allowHTTP: true), !url.isTLS, allowedHosts.contains(url.host) else {
             throw IMDSError(
                 .badURL,
                 "IMDS URL '\(baseURL)' is not http://169.254.169.254 or a loopback stand-in (CCAGENT_IMDS_URL)")

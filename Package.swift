@@ -65,7 +65,7 @@ let package = Package(
             name: "TEESimulator",
             dependencies: [
                 "AgentBase", "CanonicalJSON", "TEEDevice", "TEEEvidence", "Cryptography", "SecureMemory",
-                "VTPM", "AzureIMDS",
+                "VTPM", "AzureIMDS", "ProcessControl",
             ],
             swiftSettings: strict),
         .target(
@@ -180,7 +180,8 @@ let package = Package(
             path: "Benchmarks/UnlockBenchmark", swiftSettings: strict),
 
         // MARK: Tests.
-        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        .target(
+            name: "TestSupport", dependencies: ["ProcessControl"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "SecureMemoryTests", dependencies: ["SecureMemory"], swiftSettings: strict),
         .testTarget(
             name: "CommandLineInterfaceTests", dependencies: ["CommandLineInterface", "TestSupport"],

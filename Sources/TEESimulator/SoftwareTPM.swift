@@ -2,6 +2,7 @@
 // swtpm (Debian: swtpm, swtpm-tools) as the simulated Azure vTPM: one process per SoftwareTPM, on 127.0.0.1.
 
 import AgentBase
+import ProcessControl
 import TEEDevice
 import VTPM
 
@@ -58,17 +59,8 @@ public final class SoftwareTPM: @unchecked Sendable {
             defer { argv.forEach { free($0) } }
             // A clean signal mask and default dispositions: ccagent blocks SIGTERM for its own handling, and a
             // child inheriting that would ignore stop()'s SIGTERM.
-            var attributes = posix_spawnattr_t()
-            posix_spawnattr_init(&attributes)
+            var attributes = ProcessControls.cleanSignalSpawnAttributes()
             defer { posix_spawnattr_destroy(&attributes) }
-            var empty = sigset_t()
-            sigemptyset(&empty)
-            posix_spawnattr_setsigmask(&attributes, &empty)
-            var defaults = sigset_t()
-            sigemptyset(&defaults)
-            for signal in [SIGTERM, SIGINT, SIGPIPE, SIGHUP] { sigaddset(&defaults, signal) }
-            posix_spawnattr_setsigdefault(&attributes, &defaults)
-            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
             var child: pid_t = 0
             let rc = posix_spawn(&child, swtpm, &actions, &attributes, argv, environ)
             guard rc == 0 else {

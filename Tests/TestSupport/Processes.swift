@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Background processes for integration tests: a real ccbroker, test CAs, the built binaries.
 
+import ProcessControl
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,7 +22,7 @@ public final class BackgroundProcess: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         let argv = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
-        var attributes = Subprocess.cleanSignalAttributes()
+        var attributes = ProcessControls.cleanSignalSpawnAttributes()
         defer { posix_spawnattr_destroy(&attributes) }
         var child: pid_t = 0
         let rc = posix_spawn(&child, arguments[0], &actions, &attributes, argv, environ)

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Runs a child process for tests and captures its combined output.
 
+import ProcessControl
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,22 +12,6 @@ public enum Subprocess {
     public struct Result: Sendable {
         public var exitCode: Int32
         public var output: String
-    }
-
-    /// Spawn attributes giving the child an empty signal mask and default handlers (the test runner
-    /// blocks signals in its threads; a child inheriting that would ignore SIGTERM).
-    public static func cleanSignalAttributes() -> posix_spawnattr_t {
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGTERM, SIGINT, SIGPIPE, SIGHUP] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        return attributes
     }
 
     /// Runs `arguments` (argv[0] is a path) with optional extra environment and stdin bytes; waits.
@@ -65,7 +51,7 @@ public enum Subprocess {
             argv.forEach { free($0) }
             envp.forEach { free($0) }
         }
-        var attributes = cleanSignalAttributes()
+        var attributes = ProcessControls.cleanSignalSpawnAttributes()
         defer { posix_spawnattr_destroy(&attributes) }
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, envp)

@@ -8,6 +8,17 @@ import Testing
 
 @Suite("Simulator state files")
 struct SimulatorStateFileTests {
+    /// A copy of `state`'s directory at `root`/state (the tests then damage or replace files in it).
+    static func copy(of state: SimulatorState, into root: String) throws -> String {
+        let directory = root + "/state"
+        try FileIO.makeDirectory(directory)
+        for name in try FileIO.listDirectory(state.directory) {
+            let bytes = try FileIO.read(path: state.directory + "/" + name, limit: 1 << 20)
+            try FileIO.writeAtomically(path: directory + "/" + name, bytes: bytes)
+        }
+        return directory
+    }
+
     /// launch.json as the previous (Foundation) simulator wrote it, for the values below.
     static let previousLaunch = #"""
         {
@@ -45,12 +56,7 @@ struct SimulatorStateFileTests {
         // A copy of the state directory with the previous simulator's launch.json.
         let root = try Fixtures.temporaryDirectory("ccagent-sim-old")
         defer { Fixtures.removeTree(root) }
-        let directory = root + "/state"
-        try FileIO.makeDirectory(directory)
-        for name in try FileIO.listDirectory(state.directory) {
-            let bytes = try FileIO.read(path: state.directory + "/" + name, limit: 1 << 20)
-            try FileIO.writeAtomically(path: directory + "/" + name, bytes: bytes)
-        }
+        let directory = try Self.copy(of: state, into: root)
         try FileIO.writeAtomically(path: directory + "/launch.json", bytes: Array(Self.previousLaunch.utf8))
         let loaded = try SimulatorState.load(directory: directory).launch
         #expect(
@@ -64,12 +70,7 @@ struct SimulatorStateFileTests {
         let state = SharedSimulators.first
         let root = try Fixtures.temporaryDirectory("ccagent-sim-bad")
         defer { Fixtures.removeTree(root) }
-        let directory = root + "/state"
-        try FileIO.makeDirectory(directory)
-        for name in try FileIO.listDirectory(state.directory) {
-            let bytes = try FileIO.read(path: state.directory + "/" + name, limit: 1 << 20)
-            try FileIO.writeAtomically(path: directory + "/" + name, bytes: bytes)
-        }
+        let directory = try Self.copy(of: state, into: root)
         try FileIO.writeAtomically(
             path: directory + "/launch.json",
             bytes: Array(Self.previousLaunch.replacing("\"policy\"", with: "\"p\"").utf8))
@@ -85,12 +86,7 @@ struct SimulatorStateFileTests {
         let state = SharedSimulators.first
         let root = try Fixtures.temporaryDirectory("ccagent-sim-badkey")
         defer { Fixtures.removeTree(root) }
-        let directory = root + "/state"
-        try FileIO.makeDirectory(directory)
-        for name in try FileIO.listDirectory(state.directory) {
-            let bytes = try FileIO.read(path: state.directory + "/" + name, limit: 1 << 20)
-            try FileIO.writeAtomically(path: directory + "/" + name, bytes: bytes)
-        }
+        let directory = try Self.copy(of: state, into: root)
         try FileIO.writeAtomically(
             path: directory + "/vcek.key.pem",
             bytes: Array("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n".utf8))

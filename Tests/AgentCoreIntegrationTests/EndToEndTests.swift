@@ -21,11 +21,9 @@ final class Environment: @unchecked Sendable {
     init(policy: String? = nil) throws {
         directory = try Fixtures.temporaryDirectory("ccagent-e2e")
         pki = try TestPKI(directory: directory)
-        simulator = directory + "/sim"
-        try Subprocess.run([Binaries.ccagent, "simulator", "init", "--simulator-dir", simulator]).check()
-        let roots = try Subprocess.run([Binaries.ccagent, "simulator", "roots", "--simulator-dir", simulator]).output
-        try FileIO.writeAtomically(path: directory + "/roots.pem", bytes: Array(roots.utf8))
-        var arguments = ["--trust-simulator", directory + "/roots.pem", "--allow-sample"]
+        let initialised = try Binaries.initialiseSimulator(in: directory)
+        simulator = initialised.simulator
+        var arguments = ["--trust-simulator", initialised.roots, "--allow-sample"]
         if let policy {
             try FileIO.writeAtomically(path: directory + "/policy.json", bytes: Array(policy.utf8))
             arguments += ["--policy", directory + "/policy.json"]

@@ -19,10 +19,7 @@ struct TDXEventLogEndToEndTests {
         let directory = try Fixtures.temporaryDirectory("ccagent-ccel-e2e")
         defer { Fixtures.removeTree(directory) }
         let pki = try TestPKI(directory: directory)
-        let simulator = directory + "/sim"
-        try Subprocess.run([Binaries.ccagent, "simulator", "init", "--simulator-dir", simulator]).check()
-        let roots = try Subprocess.run([Binaries.ccagent, "simulator", "roots", "--simulator-dir", simulator]).output
-        try FileIO.writeAtomically(path: directory + "/roots.pem", bytes: Array(roots.utf8))
+        let (simulator, roots) = try Binaries.initialiseSimulator(in: directory)
 
         // The simulator's kernel digest, as `simulator show` prints it for a policy.
         let show = try Subprocess.run([Binaries.ccagent, "simulator", "show", "--simulator-dir", simulator]).output
@@ -40,7 +37,7 @@ struct TDXEventLogEndToEndTests {
         try FileIO.writeAtomically(path: directory + "/policy.json", bytes: Array(policy.utf8))
         let broker = try BrokerProcess(
             pki: pki, directory: directory,
-            extraArguments: ["--trust-simulator", directory + "/roots.pem", "--policy", directory + "/policy.json"])
+            extraArguments: ["--trust-simulator", roots, "--policy", directory + "/policy.json"])
         defer { broker.process.stop() }
         try broker.put("good/key/one", Array("released".utf8))
         try broker.put("bad/key/one", Array("withheld".utf8))
@@ -73,7 +70,7 @@ struct TDXEventLogEndToEndTests {
         // And `verify tdx --event-log` checks the same: the log passes, one flipped digest bit does not.
         func verify(_ arguments: [String]) throws -> Subprocess.Result {
             try Subprocess.run(
-                [Binaries.ccagent, "verify", "tdx", "--quote", quote, "--trust-root", directory + "/roots.pem"]
+                [Binaries.ccagent, "verify", "tdx", "--quote", quote, "--trust-root", roots]
                     + arguments)
         }
         let verified = try verify(["--event-log", log])

@@ -44,6 +44,11 @@ public enum Fixtures {
         Array(try Data(contentsOf: URL(fileURLWithPath: path)))
     }
 
+    /// Writes `bytes` to `path` (created or replaced).
+    public static func writeFile(_ path: String, _ bytes: [UInt8]) throws {
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+    }
+
     /// Creates a fresh private temporary directory and returns its path.
     public static func temporaryDirectory(_ prefix: String = "ccagent-test") throws -> String {
         var template = Array("/tmp/\(prefix).XXXXXX".utf8CString)

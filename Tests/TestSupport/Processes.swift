@@ -106,6 +106,16 @@ public enum Binaries {
     public static var directory: String { Fixtures.repositoryRoot + "/.build/debug" }
     public static var ccagent: String { directory + "/ccagent" }
     public static var ccbroker: String { directory + "/ccbroker" }
+
+    /// `ccagent simulator init` in `directory`/sim, and its roots (`simulator roots`) written to
+    /// `directory`/roots.pem for a broker's `--trust-simulator`. Returns both paths.
+    public static func initialiseSimulator(in directory: String) throws -> (simulator: String, roots: String) {
+        let simulator = directory + "/sim"
+        try Subprocess.run([ccagent, "simulator", "init", "--simulator-dir", simulator]).check()
+        let roots = try Subprocess.run([ccagent, "simulator", "roots", "--simulator-dir", simulator]).output
+        try Fixtures.writeFile(directory + "/roots.pem", Array(roots.utf8))
+        return (simulator, directory + "/roots.pem")
+    }
 }
 
 /// A test PKI: a CA and a server certificate for 127.0.0.1 (openssl CLI).

@@ -20,12 +20,10 @@ final class AzureBrokerEnvironment: @unchecked Sendable {
     init() throws {
         directory = try Fixtures.temporaryDirectory("ccagent-az-e2e")
         pki = try TestPKI(directory: directory)
-        simulator = directory + "/sim"
-        try Subprocess.run([Binaries.ccagent, "simulator", "init", "--simulator-dir", simulator]).check()
-        let roots = try Subprocess.run([Binaries.ccagent, "simulator", "roots", "--simulator-dir", simulator]).output
-        try FileIO.writeAtomically(path: directory + "/roots.pem", bytes: Array(roots.utf8))
+        let initialised = try Binaries.initialiseSimulator(in: directory)
+        simulator = initialised.simulator
         broker = try BrokerProcess(
-            pki: pki, directory: directory, extraArguments: ["--trust-simulator", directory + "/roots.pem"])
+            pki: pki, directory: directory, extraArguments: ["--trust-simulator", initialised.roots])
     }
 
     deinit {

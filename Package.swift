@@ -97,7 +97,7 @@ let package = Package(
         .target(
             name: "SystemdSupport",
             dependencies: [
-                "CSystemd",
+                "AgentBase", "CSystemd",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),

@@ -5,6 +5,7 @@
 // libselinux, libpcre2) at start. CCryptsetup gives the types only (its module map links nothing); every
 // crypt_* function this module calls is resolved here into a typed C function pointer.
 
+import AgentBase
 import CCryptsetup
 
 #if canImport(Glibc)
@@ -82,16 +83,19 @@ struct CryptsetupLibrary: @unchecked Sendable {
     /// Loads `soname` and resolves every function; any missing one fails the whole load (a partial
     /// library is never used). Never unloaded.
     static func load(soname: String) -> Result<CryptsetupLibrary, CryptsetupError> {
-        guard let handle = dlopen(soname, RTLD_NOW | RTLD_LOCAL) else {
-            return .failure(unavailable(soname, detail: lastDynamicLinkerError()))
+        let library: DynamicLibrary
+        do {
+            library = try DynamicLibrary(soname)
+        } catch {
+            return .failure(unavailable(soname, detail: error.reason))
         }
         var missing: [String] = []
-        func symbol<F>(_ name: String, _: F.Type = F.self) -> F? {
-            guard let address = dlsym(handle, name) else {
+        func symbol<F>(_ name: String, _ type: F.Type = F.self) -> F? {
+            guard let function = library.function(name, as: type) else {
                 missing.append(name)
                 return nil
             }
-            return unsafeBitCast(address, to: F.self)
+            return function
         }
         let initialize = symbol("crypt_init", Initialize.self)
         let load = symbol("crypt_load", Load.self)
@@ -117,7 +121,7 @@ struct CryptsetupLibrary: @unchecked Sendable {
             let keyslotDestroy, let tokenJSONGet, let tokenJSONSet, let activateByPassphrase, let deactivate,
             let status, let setLogCallback
         else {
-            dlclose(handle)
+            library.close()
             return .failure(unavailable(soname, detail: "missing " + missing.joined(separator: ", ")))
         }
         return .success(
@@ -135,9 +139,5 @@ struct CryptsetupLibrary: @unchecked Sendable {
             operation: "load libcryptsetup", device: "", code: -79,
             reason: "\(soname) could not be loaded (\(detail)); install libcryptsetup12 (cryptsetup-bin needs it too) "
                 + "and, in an initramfs, include it")
-    }
-
-    private static func lastDynamicLinkerError() -> String {
-        dlerror().map { String(cString: $0) } ?? "unknown dynamic linker error"
     }
 }

@@ -4,6 +4,7 @@
 // its dependency tree (libgcrypt, libgpg-error, liblz4, liblzma, libzstd, libcap) at start. CSystemd gives
 // the types only (its module map links nothing).
 
+import AgentBase
 import CSystemd
 
 #if canImport(Glibc)
@@ -28,12 +29,13 @@ struct SystemdLibrary: @unchecked Sendable {
 
     /// Loads `soname` and resolves both functions, or nil. Never unloaded.
     static func load(soname: String) -> SystemdLibrary? {
-        guard let handle = dlopen(soname, RTLD_NOW | RTLD_LOCAL) else { return nil }
-        guard let send = dlsym(handle, "sd_journal_sendv"), let notify = dlsym(handle, "sd_notify") else {
-            dlclose(handle)
+        guard let library = try? DynamicLibrary(soname) else { return nil }
+        guard let send = library.function("sd_journal_sendv", as: JournalSendV.self),
+            let notify = library.function("sd_notify", as: Notify.self)
+        else {
+            library.close()
             return nil
         }
-        return SystemdLibrary(
-            journalSendV: unsafeBitCast(send, to: JournalSendV.self), notify: unsafeBitCast(notify, to: Notify.self))
+        return SystemdLibrary(journalSendV: send, notify: notify)
     }
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // libtss2-esys and libtss2-tctildr, loaded with dlopen on first use (as systemd loads its optional libraries).
 
+import AgentBase
 import CTSS2
 
 #if canImport(Glibc)
@@ -91,23 +92,23 @@ struct TSSLibrary: @unchecked Sendable {
     static func load(
         esys: String = defaultLibraries.esys, tctildr: String = defaultLibraries.tctildr
     ) throws(VTPMError) -> TSSLibrary {
-        func open(_ name: String) throws(VTPMError) -> UnsafeMutableRawPointer {
-            guard let handle = dlopen(name, RTLD_NOW | RTLD_LOCAL) else {
-                let reason = dlerror().map { String(cString: $0) } ?? "unknown reason"
-                throw VTPMError(.libraryMissing, "\(installHint): cannot load \(name): \(reason)")
+        func open(_ name: String) throws(VTPMError) -> DynamicLibrary {
+            do {
+                return try DynamicLibrary(name)
+            } catch {
+                throw VTPMError(.libraryMissing, "\(installHint): cannot load \(name): \(error.reason)")
             }
-            return handle
         }
         // tpm2-tss logs every TPM error to stderr, including the expected "no such handle" of a lookup;
         // errors reach the caller as VTPMError instead. TSS2_LOG set by the user still wins.
         setenv("TSS2_LOG", "all+NONE", 0)
         let esysHandle = try open(esys)
         let tctiHandle = try open(tctildr)
-        func symbol<T>(_ handle: UnsafeMutableRawPointer, _ name: String) throws(VTPMError) -> T {
-            guard let pointer = dlsym(handle, name) else {
+        func symbol<T>(_ library: DynamicLibrary, _ name: String) throws(VTPMError) -> T {
+            guard let function = library.function(name, as: T.self) else {
                 throw VTPMError(.libraryMissing, "\(installHint): the library lacks \(name) (tpm2-tss too old?)")
             }
-            return unsafeBitCast(pointer, to: T.self)
+            return function
         }
         return TSSLibrary(
             tctiInitialize: try symbol(tctiHandle, "Tss2_TctiLdr_Initialize"),
